@@ -1,0 +1,76 @@
+# One front door. `make dev` runs the service's main job; `make test` runs the tests.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_BIN ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+# The shared copy of ml-100k beside the checkout, when there is one; otherwise settings
+# fall back to the official download (cached and checked against its MD5).
+SHARED_DATA := $(abspath ../shared/data/ml-100k)
+ifneq ($(wildcard $(SHARED_DATA)/u.data),)
+export MOVIELENS_SOURCE ?= $(SHARED_DATA)
+export MOVIELENS_DIR ?= $(SHARED_DATA)
+endif
+
+.PHONY: help install dev serve migrate ingest train gate test test-fast check lint format typecheck \
+        lint-docker bench bench-ingest bench-recommend loadtest up clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@command -v $(PYTHON_BIN) >/dev/null || { echo "$(PYTHON_BIN) not found: install Python 3.11 or pass PYTHON_BIN=..."; exit 1; }
+	$(PYTHON_BIN) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed ## Create the virtualenv and install pinned requirements
+
+dev: install ## Main job: migrate, ingest ml-100k, train, serve on http://127.0.0.1:$(PORT) (SQLite unless DATABASE_URL)
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(MAKE) --no-print-directory migrate ingest train
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+migrate: install ## Apply database migrations
+	$(PY) manage.py migrate --no-input
+
+ingest: install ## Load ml-100k into the database (idempotent)
+	$(PY) manage.py ingest_movielens
+
+train: install ## Train, evaluate and (if the gate passes) activate a model version
+	$(PY) manage.py train_model
+
+gate: install ## Train a candidate, print candidate vs champion vs baselines; non-zero if refused
+	$(PY) manage.py train_model --no-activate --report
+
+test: install ## Run the whole test suite (SQLite, or Postgres when DATABASE_URL is set)
+	$(PY) -m pytest
+
+check: install lint typecheck ## Lint, types, migrations and Django system checks
+	DJANGO_DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+	DJANGO_DEBUG=1 $(PY) manage.py check
+
+lint: install ## ruff (lint + format check)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install ## Apply ruff fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+typecheck: install ## mypy with the Django and DRF plugins
+	DJANGO_DEBUG=1 $(VENV)/bin/mypy .
+
+lint-docker: install ## hadolint on the Dockerfile
+	$(VENV)/bin/hadolint Dockerfile
+
+bench-ingest: install ## Time a full ingest into an empty database and a no-change re-run
+	$(PY) benchmarks/bench_ingest.py
+
+up: ## Build and start the compose stack (needs a Docker engine)
+	docker compose up --build
+
+clean: ## Remove the virtualenv, the SQLite database and caches
+	rm -rf $(VENV) db.sqlite3 var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""accounts: API routes."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

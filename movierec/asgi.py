@@ -1,0 +1,9 @@
+"""Project wiring: the ASGI entry point."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "movierec.settings")
+
+application = get_asgi_application()

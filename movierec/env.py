@@ -1,0 +1,100 @@
+"""Project wiring: typed readers for environment variables (Django-free).
+
+Settings read every knob through these helpers so that a wrong value fails at start-up
+with a message naming the variable, instead of surfacing later as a strange behaviour.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import parse_qs, unquote, urlparse
+
+
+class EnvError(ValueError):
+    """An environment variable is set to something that cannot be used."""
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return default if value is None else value
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise EnvError(f"{name} must be a boolean (1/0, true/false), not {value!r}")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise EnvError(f"{name} must be an integer, not {value!r}") from None
+    if minimum is not None and number < minimum:
+        raise EnvError(f"{name} must be at least {minimum}, not {number}")
+    return number
+
+
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise EnvError(f"{name} must be a number, not {value!r}") from None
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+_PG_SCHEMES = {"postgres", "postgresql", "pgsql"}
+
+
+def database_from_url(url: str, *, conn_max_age: int = 0) -> dict[str, object]:
+    """Turn ``postgres://user:pass@host:5432/name?sslmode=require`` into DATABASES['default']."""
+    parsed = urlparse(url)
+    if parsed.scheme in _PG_SCHEMES:
+        name = unquote(parsed.path.lstrip("/"))
+        if not name:
+            raise EnvError("DATABASE_URL must name a database: postgres://user@host:5432/NAME")
+        options = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": name,
+            "USER": unquote(parsed.username or ""),
+            "PASSWORD": unquote(parsed.password or ""),
+            "HOST": parsed.hostname or "",
+            "PORT": str(parsed.port or ""),
+            "CONN_MAX_AGE": conn_max_age,
+            "CONN_HEALTH_CHECKS": conn_max_age > 0,
+            "OPTIONS": options,
+        }
+    if parsed.scheme == "sqlite":
+        # sqlite:////absolute/path.sqlite3 or sqlite:///relative.sqlite3
+        path = unquote(url[len("sqlite://") :]).lstrip("/") if url.startswith("sqlite:///") else ""
+        if url.startswith("sqlite:////"):
+            path = "/" + path
+        if not path:
+            raise EnvError("DATABASE_URL for SQLite must be sqlite:///path/to/file.sqlite3")
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path}
+    raise EnvError(
+        f"DATABASE_URL scheme {parsed.scheme!r} is not supported (postgres://, sqlite:///)"
+    )

@@ -1,0 +1,55 @@
+"""Project wiring: the one place where errors become HTTP responses.
+
+Every error body has the same shape: ``{"detail": str, "code": str}``, plus ``"errors"``
+(field -> messages) for validation failures. DRF's own handler runs first; domain errors
+(`ApplicationError` subclasses) are mapped to their declared status here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from movierec.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+
+def handle(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ApplicationError):
+        body: dict[str, Any] = {"detail": exc.message, "code": exc.code, **exc.extra}
+        response = Response(body, status=exc.status)
+        if exc.status == 401:
+            response["WWW-Authenticate"] = 'Bearer realm="api"'
+        return response
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # unknown: Django's 500 handling logs it; never swallowed into a 200
+
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = {
+            "detail": "Invalid input.",
+            "code": "invalid",
+            "errors": _as_errors(response.data),
+        }
+    elif isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        response.data = {
+            "detail": str(exc.detail) if not isinstance(exc.detail, dict | list) else exc.detail,
+            "code": codes if isinstance(codes, str) else exc.default_code,
+        }
+    if response.status_code == 401 and "WWW-Authenticate" not in response:
+        response["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response
+
+
+def _as_errors(data: Any) -> dict[str, Any]:
+    # A serializer given a non-object body reports under "non_field_errors"; keep that key.
+    if isinstance(data, dict):
+        return data
+    return {"non_field_errors": data if isinstance(data, list) else [str(data)]}

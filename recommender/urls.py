@@ -1,0 +1,5 @@
+"""recommender: API routes."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
