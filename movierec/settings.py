@@ -27,7 +27,7 @@ if not _secret:
             "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`)."
         )
     # Local development and tests only: stable, so tokens survive a restart.
-    _secret = "insecure-development-key-do-not-use-in-production-000000000000"
+    _secret = "insecure-development-key-do-not-use-in-production-000000000000"  # noqa: S105
 SECRET_KEY: str = _secret
 
 ALLOWED_HOSTS = env_list(
