@@ -1,0 +1,202 @@
+"""Artifact layer (Django-free): a trained model to bytes and back, hashed and checked.
+
+An artifact is an ``.npz`` archive of plain arrays (never pickles) plus one ``meta``
+entry holding UTF-8 JSON: format version, numpy and scikit-learn versions, feature
+and genre names, training parameters and the caller's metadata. Entries carry a
+fixed timestamp, so the same model and metadata give the same bytes and hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from typing import Any
+
+import numpy as np
+import sklearn
+
+from recommender.features import FEATURE_NAMES
+from recommender.training import RecommenderModel, TrainParams
+
+# 1: npz of movie_ids, weights, intercept, genre_prior_coef, genre_prior_bias + meta.
+FORMAT_VERSION = 1
+
+_ARRAYS = ("movie_ids", "weights", "intercept", "genre_prior_coef", "genre_prior_bias")
+_META = "meta"
+_ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
+
+
+class ArtifactError(Exception):
+    """An artifact cannot be used; the subclasses say why."""
+
+
+class ArtifactTampered(ArtifactError):
+    """The bytes do not have the expected SHA-256."""
+
+
+class ArtifactCorrupt(ArtifactError):
+    """Not a readable artifact: bad archive, missing entries, wrong shapes or NaN."""
+
+
+class ArtifactIncompatible(ArtifactError):
+    """Written by another format version, scikit-learn major.minor or numpy major."""
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def dumps(model: RecommenderModel, *, meta: dict[str, Any]) -> tuple[bytes, str]:
+    """(artifact bytes, their SHA-256 hex). ``meta`` must be JSON-serialisable."""
+    header = {
+        "format_version": FORMAT_VERSION,
+        "numpy_version": np.__version__,
+        "sklearn_version": sklearn.__version__,
+        "feature_names": list(model.feature_names),
+        "genre_names": list(model.genre_names),
+        "params": model.params.to_dict(),
+        "meta": meta,
+    }
+    encoded = json.dumps(header, sort_keys=True).encode("utf-8")
+    arrays: dict[str, np.ndarray] = {
+        "movie_ids": np.asarray(model.movie_ids, dtype=np.int64),
+        "weights": np.asarray(model.weights, dtype=np.float64),
+        "intercept": np.asarray(model.intercept, dtype=np.float64),
+        "genre_prior_coef": np.asarray(model.genre_prior_coef, dtype=np.float64),
+        "genre_prior_bias": np.asarray(model.genre_prior_bias, dtype=np.float64),
+        _META: np.frombuffer(encoded, dtype=np.uint8),
+    }
+    data = _write_archive(arrays)
+    return data, sha256_hex(data)
+
+
+def loads(data: bytes, *, expected_sha256: str) -> RecommenderModel:
+    """The model in ``data``; raises ArtifactTampered, ArtifactCorrupt or
+    ArtifactIncompatible (all ArtifactError) instead of returning a doubtful model."""
+    header, arrays = _open(data, expected_sha256)
+    try:
+        params = TrainParams.from_dict(dict(header["params"]))
+        feature_names = tuple(str(n) for n in header["feature_names"])
+        genre_names = tuple(str(n) for n in header["genre_names"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ArtifactCorrupt(f"artifact metadata is malformed: {error}") from error
+    if feature_names != FEATURE_NAMES:
+        raise ArtifactIncompatible(
+            "the artifact's feature layout differs from this code's FEATURE_NAMES"
+        )
+    movie_ids = arrays["movie_ids"]
+    n_movies, n_features, n_genres = (
+        len(movie_ids),
+        len(feature_names),
+        len(genre_names),
+    )
+    expected_shapes = {
+        "movie_ids": (n_movies,),
+        "weights": (n_features, n_movies),
+        "intercept": (n_movies,),
+        "genre_prior_coef": (n_genres, 1 + n_features),
+        "genre_prior_bias": (1 + n_features,),
+    }
+    for name, shape in expected_shapes.items():
+        if arrays[name].shape != shape:
+            raise ArtifactCorrupt(
+                f"array {name!r} has shape {arrays[name].shape}, expected {shape}"
+            )
+    if not np.issubdtype(movie_ids.dtype, np.integer):
+        raise ArtifactCorrupt("movie_ids are not integers")
+    if n_movies and not (np.diff(movie_ids) > 0).all():
+        raise ArtifactCorrupt("movie_ids are not strictly increasing")
+    for name in _ARRAYS[1:]:
+        if not np.issubdtype(arrays[name].dtype, np.floating):
+            raise ArtifactCorrupt(f"array {name!r} is not floating point")
+        if not np.isfinite(arrays[name]).all():
+            raise ArtifactCorrupt(f"array {name!r} holds NaN or infinite values")
+    return RecommenderModel(
+        movie_ids=movie_ids.astype(np.int64),
+        weights=np.ascontiguousarray(arrays["weights"], dtype=np.float64),
+        intercept=arrays["intercept"].astype(np.float64),
+        genre_prior_coef=arrays["genre_prior_coef"].astype(np.float64),
+        genre_prior_bias=arrays["genre_prior_bias"].astype(np.float64),
+        feature_names=feature_names,
+        genre_names=genre_names,
+        params=params,
+    )
+
+
+def read_meta(data: bytes, *, expected_sha256: str) -> dict[str, Any]:
+    """The artifact's JSON header (versions, names, params, and ``meta`` as dumped);
+    raises like ``loads``."""
+    header, _ = _open(data, expected_sha256)
+    return header
+
+
+def _write_archive(arrays: dict[str, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, array in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_TIMESTAMP)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with archive.open(info, "w") as entry:
+                np.lib.format.write_array(entry, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _open(
+    data: bytes, expected_sha256: str
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    if sha256_hex(data) != expected_sha256.strip().lower():
+        raise ArtifactTampered(
+            f"artifact SHA-256 is {sha256_hex(data)}, expected {expected_sha256}"
+        )
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise ArtifactCorrupt("artifact is a bare array, not an archive")
+            missing = [n for n in (_META, *_ARRAYS) if n not in archive.files]
+            if missing:
+                raise ArtifactCorrupt(f"artifact lacks array(s) {missing}")
+            encoded = archive[_META]
+            header = json.loads(encoded.tobytes().decode("utf-8"))
+            _check_compatible(header)
+            arrays = {name: archive[name] for name in _ARRAYS}
+    except ArtifactError:
+        raise
+    except (
+        OSError,
+        ValueError,
+        EOFError,
+        KeyError,
+        TypeError,
+        zipfile.BadZipFile,
+        UnicodeDecodeError,
+    ) as error:
+        raise ArtifactCorrupt(f"artifact is not a readable archive: {error}") from error
+    return header, arrays
+
+
+def _check_compatible(header: Any) -> None:
+    if not isinstance(header, dict):
+        raise ArtifactCorrupt("artifact metadata is not a JSON object")
+    version = header.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ArtifactIncompatible(
+            f"artifact format version {version!r}, this code reads {FORMAT_VERSION}"
+        )
+    written = str(header.get("sklearn_version", ""))
+    if _major_minor(written) != _major_minor(sklearn.__version__):
+        raise ArtifactIncompatible(
+            f"artifact written with scikit-learn {written or '?'}, "
+            f"running {sklearn.__version__}"
+        )
+    written_numpy = str(header.get("numpy_version", ""))
+    if written_numpy.split(".")[0] != np.__version__.split(".")[0]:
+        raise ArtifactIncompatible(
+            f"artifact written with numpy {written_numpy or '?'}, "
+            f"running {np.__version__}"
+        )
+
+
+def _major_minor(version: str) -> tuple[str, ...]:
+    return tuple(version.split(".")[:2])

@@ -1,0 +1,156 @@
+"""Scoring layer (Django-free): rank a catalogue for one profile with a model."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Sequence
+
+import numpy as np
+
+from recommender.features import encode_profile
+from recommender.profile import Profile
+from recommender.training import RecommenderModel
+
+
+class Scorer:
+    """Scores one catalogue with one model; build it once, reuse it for every request.
+
+    ``catalogue_movie_ids`` are unique movie ids; ``catalogue_genres`` is a boolean
+    matrix (n_movies, n_genres) whose columns follow ``model.genre_names``. Movies the
+    model was trained on use their own columns; the others are scored by the model's
+    genre prior. Results are catalogue positions (indices into those arrays), best
+    first, with ties broken by ascending movie id.
+    """
+
+    def __init__(
+        self,
+        model: RecommenderModel,
+        catalogue_movie_ids: np.ndarray | Sequence[int],
+        catalogue_genres: np.ndarray,
+    ) -> None:
+        ids = np.asarray(catalogue_movie_ids, dtype=np.int64).reshape(-1)
+        genres = np.asarray(catalogue_genres, dtype=bool)
+        if genres.shape != (len(ids), len(model.genre_names)):
+            raise ValueError(
+                f"catalogue_genres must have shape ({len(ids)}, "
+                f"{len(model.genre_names)}), got {genres.shape}"
+            )
+        if len(np.unique(ids)) != len(ids):
+            raise ValueError("catalogue_movie_ids has duplicates")
+        self.model = model
+        self.movie_ids = ids
+        # model.movie_ids is sorted, so searchsorted finds each trained column.
+        at = np.searchsorted(model.movie_ids, ids)
+        at = np.minimum(at, max(len(model.movie_ids) - 1, 0))
+        trained = (
+            model.movie_ids[at] == ids if len(model.movie_ids) else np.zeros(0, bool)
+        )
+        self.trained = trained.reshape(-1)
+        weights = np.empty((model.n_features, len(ids)))
+        intercept = np.empty(len(ids))
+        weights[:, self.trained] = model.weights[:, at[self.trained]]
+        intercept[self.trained] = model.intercept[at[self.trained]]
+        prior_weights, prior_intercept = model.prior_columns(genres[~self.trained])
+        weights[:, ~self.trained] = prior_weights
+        intercept[~self.trained] = prior_intercept
+        self.weights = weights
+        self.intercept = intercept
+
+    def __len__(self) -> int:
+        return len(self.movie_ids)
+
+    def scores(self, profile: Profile) -> np.ndarray:
+        """The score of every catalogue movie for the profile (higher is better)."""
+        return encode_profile(profile) @ self.weights + self.intercept
+
+    def scores_for_features(self, x: np.ndarray) -> np.ndarray:
+        """Scores for many encoded profiles at once: shape (n_profiles, n_movies)."""
+        return np.asarray(x, dtype=np.float64) @ self.weights + self.intercept
+
+    def top_k(
+        self,
+        profile: Profile,
+        k: int,
+        *,
+        exclude_positions: Iterable[int] | np.ndarray | None = None,
+        dedupe_keys: Sequence[Hashable] | np.ndarray | None = None,
+    ) -> list[int]:
+        """Catalogue positions of the k best movies for the profile, best first."""
+        return self.rank(
+            self.scores(profile),
+            k,
+            exclude_positions=exclude_positions,
+            dedupe_keys=dedupe_keys,
+        )
+
+    def top_k_ids(self, profile: Profile, k: int) -> list[int]:
+        """Like top_k, but movie ids instead of positions."""
+        return [int(self.movie_ids[i]) for i in self.top_k(profile, k)]
+
+    def rank(
+        self,
+        scores: np.ndarray,
+        k: int,
+        *,
+        exclude_positions: Iterable[int] | np.ndarray | None = None,
+        dedupe_keys: Sequence[Hashable] | np.ndarray | None = None,
+    ) -> list[int]:
+        """Top-k positions of precomputed scores, ties broken by movie id.
+
+        Excluded positions are never returned. With ``dedupe_keys`` (one key per
+        catalogue position, e.g. a normalised title) a movie whose key was already
+        taken by a better-ranked movie is skipped. Fewer than k positions come back
+        when the catalogue runs out.
+        """
+        return rank_positions(
+            scores,
+            self.movie_ids,
+            k,
+            exclude_positions=exclude_positions,
+            dedupe_keys=dedupe_keys,
+        )
+
+
+def rank_positions(
+    scores: np.ndarray,
+    movie_ids: np.ndarray,
+    k: int,
+    *,
+    exclude_positions: Iterable[int] | np.ndarray | None = None,
+    dedupe_keys: Sequence[Hashable] | np.ndarray | None = None,
+) -> list[int]:
+    """Positions of the k highest scores, ties broken by ascending movie id."""
+    if k < 0:
+        raise ValueError("k must not be negative")
+    n = len(scores)
+    if dedupe_keys is not None and len(dedupe_keys) != n:
+        raise ValueError("dedupe_keys needs one key per catalogue position")
+    if k == 0 or n == 0:
+        return []
+    negated = -np.asarray(scores, dtype=np.float64)
+    if exclude_positions is not None:
+        excluded = np.fromiter(exclude_positions, dtype=np.int64)
+        if len(excluded):
+            negated = negated.copy()
+            negated[excluded] = np.inf
+    if dedupe_keys is None and k < n:
+        # Partial selection, then an exact sort of everything tied with the k-th
+        # score, so that ties at the boundary are decided by movie id as well.
+        kth = np.partition(negated, k - 1)[k - 1]
+        candidates = np.flatnonzero(negated <= kth)
+    else:
+        candidates = np.arange(n)
+    order = candidates[np.lexsort((movie_ids[candidates], negated[candidates]))]
+    order = order[np.isfinite(negated[order])]
+    if dedupe_keys is None:
+        return [int(i) for i in order[:k]]
+    taken: set[Hashable] = set()
+    result: list[int] = []
+    for position in order.tolist():
+        key = dedupe_keys[position]
+        if key in taken:
+            continue
+        taken.add(key)
+        result.append(position)
+        if len(result) == k:
+            break
+    return result
