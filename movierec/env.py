@@ -19,13 +19,14 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 
 def env_str(name: str, default: str | None = None) -> str | None:
+    # An empty value (``NAME=`` in an env file) means "not set", as in .env.example.
     value = os.environ.get(name)
-    return default if value is None else value
+    return default if value is None or value == "" else value
 
 
 def env_bool(name: str, default: bool = False) -> bool:
     value = os.environ.get(name)
-    if value is None:
+    if value is None or value.strip() == "":
         return default
     lowered = value.strip().lower()
     if lowered in _TRUE:
@@ -60,7 +61,7 @@ def env_float(name: str, default: float) -> float:
 
 def env_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
-    if value is None:
+    if value is None or value.strip() == "":
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
 

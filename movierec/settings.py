@@ -45,13 +45,16 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_api_key",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "catalog",
     "accounts",
     "recommender",
 ]
 
 MIDDLEWARE = [
+    "movierec.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -145,6 +148,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "authenticate": env_str("AUTH_THROTTLE_RATE", "30/min"),
     },
+    # Reverse proxies in front of the app whose X-Forwarded-For may be trusted for the client
+    # IP the throttles count by; 0 (the default) means REMOTE_ADDR only, so XFF cannot be spoofed.
+    "NUM_PROXIES": env_int("DJANGO_NUM_PROXIES", 0, minimum=0),
 }
 
 # Tokens: HS256 JWTs for an API key (not a Django user), signed with a secret from env.
@@ -176,12 +182,19 @@ MOVIELENS_CACHE_DIR = Path(env_str("MOVIELENS_CACHE_DIR", str(BASE_DIR / "var" /
 RECOMMENDER_GATE_MARGIN = env_float("RECOMMENDER_GATE_MARGIN", 0.005)
 RECOMMENDER_GATE_TOLERANCE = env_float("RECOMMENDER_GATE_TOLERANCE", 0.005)
 RECOMMENDER_VERSION_CHECK_SECONDS = env_float("RECOMMENDER_VERSION_CHECK_SECONDS", 2.0)
+# Committed reference figures on ml-100k; a candidate trained on the same data must match them.
+RECOMMENDER_BASELINE_FILE = Path(
+    env_str("RECOMMENDER_BASELINE_FILE", str(BASE_DIR / "recommender" / "baseline.json")) or ""
+)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "movierec API",
     "DESCRIPTION": "Movie recommendations for a person described by age, gender and occupation.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
@@ -205,20 +218,24 @@ LOGGING = {
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
+    "filters": {"request_id": {"()": "movierec.log.RequestIdFilter"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["request_id"],
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},
+        # One JSON line per request; ACCESS_LOG=0 silences it (e.g. behind a proxy that logs).
+        "movierec.access": {"level": "INFO" if env_bool("ACCESS_LOG", default=True) else "WARNING"},
     },
 }

@@ -1,0 +1,42 @@
+"""gunicorn settings, from the environment (see .env.example)."""
+
+import os
+import shutil
+from pathlib import Path
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
+max_requests_jitter = max_requests // 10
+# The app logs one JSON line per request itself; gunicorn's access log would double it.
+accesslog = None
+errorlog = "-"
+# Load the app once in the master, so workers fork with Django set up; the model itself
+# is still loaded lazily by each worker on its first request.
+preload_app = True
+
+
+def on_starting(server):  # type: ignore[no-untyped-def]
+    # Prometheus multiprocess mode: start every run with an empty samples directory.
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        shutil.rmtree(directory, ignore_errors=True)
+        Path(directory).mkdir(parents=True, exist_ok=True)
+
+
+def post_fork(server, worker):  # type: ignore[no-untyped-def]
+    # Database connections must never be shared across a fork.
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        connection.close()
+
+
+def child_exit(server, worker):  # type: ignore[no-untyped-def]
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
