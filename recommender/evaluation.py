@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
@@ -158,7 +158,6 @@ class EvaluationReport:
     elapsed_seconds: float
     rmse: float | None = None
     distinct_profiles: int = 0
-    notes: list[str] = field(default_factory=list)
 
     @property
     def ndcg(self) -> float:
@@ -187,7 +186,6 @@ class EvaluationReport:
             },
             "params": dict(self.params),
             "elapsed_seconds": self.elapsed_seconds,
-            "notes": list(self.notes),
         }
 
     @classmethod
@@ -213,7 +211,6 @@ class EvaluationReport:
             },
             params=dict(data["params"]),
             elapsed_seconds=float(data["elapsed_seconds"]),
-            notes=[str(n) for n in data.get("notes", [])],
         )
 
 
@@ -375,7 +372,10 @@ def evaluate(
         LIKE_POPULARITY: _RankerTally(len(movie_ids)),
     }
     segment_values: dict[str, list[float]] = {}
-    rating_errors: dict[str, list[np.ndarray]] = {"global_mean": [], "movie_mean": []}
+    rating_errors: dict[str, list[np.ndarray]] = {
+        "global_mean": [],
+        "damped_movie_mean": [],
+    }
     rating_truth: list[np.ndarray] = []
     n_evaluated = 0
     profiles_seen: set[tuple[Any, ...]] = set()
@@ -423,13 +423,14 @@ def evaluate(
             )
             for rid in held_out.tolist():
                 tally.add(popular, relevant_sets.get(rid), k)
+            # Every profile gets the same list, so one pair gives the mean distance.
             tally.add_profile_lists([popular] * min(2, len(fold_profiles)))
 
         global_mean, movie_means = damped_movie_means(train_ratings)
         truth = test_ratings["rating"].to_numpy(dtype=np.float64)
         rating_truth.append(truth)
         rating_errors["global_mean"].append(np.full(len(truth), global_mean))
-        rating_errors["movie_mean"].append(
+        rating_errors["damped_movie_mean"].append(
             movie_means.reindex(test_ratings["movie_id"].to_numpy())
             .fillna(global_mean)
             .to_numpy(dtype=np.float64)

@@ -1,0 +1,167 @@
+"""Pure tests of recommender.artifacts: round trip and every refusal."""
+
+import hashlib
+import io
+import json
+
+import numpy as np
+import pytest
+import sklearn
+
+from recommender.artifacts import (
+    FORMAT_VERSION,
+    ArtifactCorrupt,
+    ArtifactError,
+    ArtifactIncompatible,
+    ArtifactTampered,
+    dumps,
+    loads,
+    read_meta,
+)
+from recommender.tests import _synthetic
+from recommender.training import RecommenderModel, TrainParams, train
+
+
+def _model() -> RecommenderModel:
+    return train(
+        _synthetic.ratings(),
+        _synthetic.raters(),
+        _synthetic.movies(),
+        params=TrainParams(alpha=2.0),
+    )
+
+
+def _rewrite(data: bytes, **changes: object) -> tuple[bytes, str]:
+    """The same archive with header fields or arrays replaced, correctly hashed."""
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    header = json.loads(arrays["meta"].tobytes().decode("utf-8"))
+    for key, value in changes.items():
+        if key in arrays and key != "meta":
+            arrays[key] = np.asarray(value)
+        else:
+            header[key] = value
+    arrays["meta"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    rewritten = buffer.getvalue()
+    return rewritten, hashlib.sha256(rewritten).hexdigest()
+
+
+def test_if_model_is_dumped_and_loaded_then_it_is_equal() -> None:
+    model = _model()
+    data, digest = dumps(model, meta={"trained_on": "tiny"})
+    loaded = loads(data, expected_sha256=digest)
+    for name in (
+        "movie_ids",
+        "weights",
+        "intercept",
+        "genre_prior_coef",
+        "genre_prior_bias",
+    ):
+        assert np.array_equal(getattr(loaded, name), getattr(model, name))
+    assert loaded.feature_names == model.feature_names
+    assert loaded.genre_names == model.genre_names
+    assert loaded.params == model.params
+
+
+def test_if_model_is_dumped_twice_then_bytes_and_hash_are_identical() -> None:
+    model = _model()
+    assert dumps(model, meta={"a": 1}) == dumps(model, meta={"a": 1})
+
+
+def test_if_meta_is_read_then_it_records_versions_and_caller_meta() -> None:
+    data, digest = dumps(_model(), meta={"trained_on": "tiny"})
+    header = read_meta(data, expected_sha256=digest)
+    assert header["format_version"] == FORMAT_VERSION
+    assert header["sklearn_version"] == sklearn.__version__
+    assert header["numpy_version"] == np.__version__
+    assert header["meta"] == {"trained_on": "tiny"}
+    assert header["params"]["alpha"] == 2.0
+
+
+def test_if_one_byte_changes_then_artifact_is_tampered() -> None:
+    data, digest = dumps(_model(), meta={})
+    flipped = bytearray(data)
+    flipped[len(flipped) // 2] ^= 0xFF
+    with pytest.raises(ArtifactTampered):
+        loads(bytes(flipped), expected_sha256=digest)
+
+
+@pytest.mark.parametrize("cut", [0, 10, 200])
+def test_if_artifact_is_truncated_then_it_is_corrupt(cut: int) -> None:
+    data, _ = dumps(_model(), meta={})
+    truncated = data[:cut]
+    with pytest.raises(ArtifactCorrupt):
+        loads(truncated, expected_sha256=hashlib.sha256(truncated).hexdigest())
+
+
+def test_if_bytes_are_garbage_then_artifact_is_corrupt_and_nothing_unpickles() -> None:
+    garbage = b"\x80\x04\x95 not a pickle we would ever load"
+    with pytest.raises(ArtifactCorrupt):
+        loads(garbage, expected_sha256=hashlib.sha256(garbage).hexdigest())
+
+
+def test_if_an_array_is_missing_then_artifact_is_corrupt() -> None:
+    data, _ = dumps(_model(), meta={})
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        arrays = {n: archive[n] for n in archive.files if n != "intercept"}
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    broken = buffer.getvalue()
+    with pytest.raises(ArtifactCorrupt, match="intercept"):
+        loads(broken, expected_sha256=hashlib.sha256(broken).hexdigest())
+
+
+def test_if_weights_hold_nan_then_artifact_is_corrupt() -> None:
+    model = _model()
+    data, _ = dumps(model, meta={})
+    weights = model.weights.copy()
+    weights[0, 0] = np.nan
+    broken, digest = _rewrite(data, weights=weights)
+    with pytest.raises(ArtifactCorrupt, match="NaN"):
+        loads(broken, expected_sha256=digest)
+
+
+def test_if_an_array_has_the_wrong_shape_then_artifact_is_corrupt() -> None:
+    model = _model()
+    data, _ = dumps(model, meta={})
+    broken, digest = _rewrite(data, intercept=model.intercept[:-1])
+    with pytest.raises(ArtifactCorrupt, match="shape"):
+        loads(broken, expected_sha256=digest)
+
+
+def test_if_sklearn_version_differs_then_artifact_is_incompatible() -> None:
+    data, _ = dumps(_model(), meta={})
+    major, minor = sklearn.__version__.split(".")[:2]
+    other = f"{major}.{int(minor) + 1}.0"
+    rewritten, digest = _rewrite(data, sklearn_version=other)
+    with pytest.raises(ArtifactIncompatible, match=other):
+        loads(rewritten, expected_sha256=digest)
+
+
+def test_if_only_the_sklearn_patch_differs_then_artifact_loads() -> None:
+    data, _ = dumps(_model(), meta={})
+    major, minor = sklearn.__version__.split(".")[:2]
+    rewritten, digest = _rewrite(data, sklearn_version=f"{major}.{minor}.99")
+    assert loads(rewritten, expected_sha256=digest).movie_ids.tolist() == [1, 2, 3, 4]
+
+
+def test_if_numpy_major_differs_then_artifact_is_incompatible() -> None:
+    data, _ = dumps(_model(), meta={})
+    rewritten, digest = _rewrite(data, numpy_version="1.26.4")
+    with pytest.raises(ArtifactIncompatible, match="numpy"):
+        loads(rewritten, expected_sha256=digest)
+
+
+def test_if_format_version_differs_then_artifact_is_incompatible() -> None:
+    data, _ = dumps(_model(), meta={})
+    rewritten, digest = _rewrite(data, format_version=FORMAT_VERSION + 1)
+    with pytest.raises(ArtifactIncompatible, match="format version"):
+        loads(rewritten, expected_sha256=digest)
+
+
+def test_if_errors_are_raised_then_they_share_a_plain_exception_base() -> None:
+    for error in (ArtifactTampered, ArtifactCorrupt, ArtifactIncompatible):
+        assert issubclass(error, ArtifactError)
+    assert ArtifactError.__mro__[1] is Exception

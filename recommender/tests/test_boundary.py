@@ -1,0 +1,24 @@
+"""Boundary test: the ML core imports without Django."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHECK = (
+    "import recommender.profile, recommender.features, recommender.training, "
+    "recommender.scoring, recommender.evaluation, recommender.artifacts, sys; "
+    "assert 'django' not in sys.modules, 'django was imported'"
+)
+
+
+def test_if_ml_modules_are_imported_then_django_is_not() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", CHECK],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
