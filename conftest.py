@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -48,3 +49,36 @@ def _clear_cache() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
+
+
+# --- accounts: API keys and authenticated clients -------------------------------------------
+
+
+@pytest.fixture
+def api_key(db: None) -> tuple[Any, str]:
+    """A fresh, usable API key: ``(ApiKey, raw_key)``."""
+    from accounts.services import api_key_create
+
+    return api_key_create(name="test client")
+
+
+@pytest.fixture
+def auth_token(api_key: tuple[Any, str]) -> str:
+    """A bearer token for ``api_key``, obtained through the real ``POST /api/authenticate``."""
+    response = APIClient().post("/api/authenticate", {"key": api_key[1]}, format="json")
+    assert response.status_code == 200, response.content
+    return str(response.json()["token"])
+
+
+@pytest.fixture
+def auth_headers(auth_token: str) -> dict[str, str]:
+    """Test-client keyword arguments that authenticate a request: ``client.get(url, **h)``."""
+    return {"HTTP_AUTHORIZATION": f"Bearer {auth_token}"}
+
+
+@pytest.fixture
+def auth_client(auth_token: str) -> APIClient:
+    """An `APIClient` that sends ``Authorization: Bearer <token>`` on every request."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {auth_token}")
+    return client

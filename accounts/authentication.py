@@ -1,7 +1,137 @@
-"""accounts: the only module that imports simplejwt (bearer token -> API key principal)."""
+"""accounts: the only module that imports simplejwt (API key -> access token -> principal).
 
+Tokens are HS256 JWTs signed with ``SIMPLE_JWT["SIGNING_KEY"]`` (``JWT_SIGNING_KEY``, else the
+Django secret key). Their claims name the key; each request re-checks the key's state through
+the cached `accounts.selectors.api_key_state`, so a revoked or expired key stops working within
+``API_KEY_STATE_TTL`` seconds, at once when revoked through `accounts.services`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import lru_cache
+from typing import Any
+
+from django.utils import timezone
+from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
+from rest_framework.request import Request
+from rest_framework_simplejwt import settings as simplejwt_settings
+from rest_framework_simplejwt.backends import TokenBackend
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import AccessToken
+
+# Module imports both ways: services needs `issue_token`, this module `api_key_record_use`.
+from accounts import services
+from accounts.models import ApiKey
+from accounts.selectors import api_key_state
+
+# Only HMAC-SHA256: `alg: none`, other HMAC sizes and public-key algorithms are refused.
+ALGORITHM = "HS256"
+KEY_ID_CLAIM = "api_key_id"
+KEY_PREFIX_CLAIM = "api_key_prefix"
+KEY_NAME_CLAIM = "api_key_name"
+AUTH_SCHEME = "Bearer"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyPrincipal:
+    """``request.user`` for a request authenticated with a token: the key, not a Django user."""
+
+    pk: int
+    name: str
+    prefix: str
+    is_authenticated: bool = True
+    is_anonymous: bool = False
+
+    @property
+    def id(self) -> int:
+        return self.pk
+
+    def __str__(self) -> str:
+        return f"API key {self.name} ({self.prefix})"
+
+
+def _jwt_settings() -> Any:
+    # Looked up on the module each time: simplejwt replaces the object when SIMPLE_JWT changes.
+    return simplejwt_settings.api_settings
+
+
+@lru_cache(maxsize=4)
+def _backend(signing_key: str, leeway: Any, audience: Any, issuer: Any) -> TokenBackend:
+    return TokenBackend(ALGORITHM, signing_key, "", audience, issuer, None, leeway)
+
+
+class ApiKeyAccessToken(AccessToken):
+    """simplejwt's access token, with the backend built from the settings of the moment.
+
+    simplejwt freezes its backend at import time; reading the settings on use lets tests (and
+    `override_settings`) change the signing key, and pins the algorithm to HS256.
+    """
+
+    @property
+    def token_backend(self) -> TokenBackend:
+        s = _jwt_settings()
+        return _backend(s.SIGNING_KEY, s.LEEWAY, s.AUDIENCE, s.ISSUER)
+
+
+def issue_token(api_key: ApiKey) -> tuple[str, int]:
+    """A signed access token for ``api_key`` and its lifetime in seconds.
+
+    The lifetime is ``SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"]``, cut short so that the token never
+    outlives the key's own expiry.
+    """
+    token = ApiKeyAccessToken()
+    lifetime: timedelta = _jwt_settings().ACCESS_TOKEN_LIFETIME
+    if api_key.expiry_date is not None:
+        lifetime = min(lifetime, api_key.expiry_date - token.current_time)
+    token.set_exp(lifetime=lifetime)
+    token[KEY_ID_CLAIM] = api_key.pk
+    token[KEY_PREFIX_CLAIM] = api_key.prefix
+    token[KEY_NAME_CLAIM] = api_key.name
+    expires_in = max(0, math.floor(lifetime.total_seconds()))
+    return str(token), expires_in
 
 
 class ApiKeyJWTAuthentication(BaseAuthentication):
-    pass
+    """``Authorization: Bearer <token>`` -> ``(ApiKeyPrincipal, token)``.
+
+    No header (or another scheme) -> None, so ``IsAuthenticated`` answers 401; anything wrong
+    with a bearer token -> `AuthenticationFailed` (401, ``WWW-Authenticate: Bearer``).
+    """
+
+    def authenticate(self, request: Request) -> tuple[ApiKeyPrincipal, ApiKeyAccessToken] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        scheme, _, credentials = header.partition(" ")
+        if scheme.lower() != AUTH_SCHEME.lower():
+            return None
+        raw_token = credentials.strip()
+        if not raw_token or " " in raw_token:
+            raise exceptions.AuthenticationFailed(
+                "Invalid Authorization header: expected 'Bearer <token>'.",
+                code="bad_authorization_header",
+            )
+        try:
+            token = ApiKeyAccessToken(raw_token)  # type: ignore[arg-type]
+        except TokenError:
+            raise exceptions.AuthenticationFailed(
+                "Token is invalid or expired.", code="token_not_valid"
+            ) from None
+
+        key_id = token.get(KEY_ID_CLAIM)
+        if type(key_id) is not int:
+            raise exceptions.AuthenticationFailed(
+                "Token is invalid or expired.", code="token_not_valid"
+            )
+        state = api_key_state(key_id=key_id)
+        if state is None or not state.is_usable(now=timezone.now()):
+            raise exceptions.AuthenticationFailed(
+                "Invalid, revoked or expired API key.", code="invalid_key"
+            )
+        services.api_key_record_use(key_id=state.id)
+        return ApiKeyPrincipal(pk=state.id, name=state.name, prefix=state.prefix), token
+
+    def authenticate_header(self, request: Request) -> str:
+        return f'{AUTH_SCHEME} realm="api"'

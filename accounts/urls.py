@@ -1,5 +1,9 @@
-"""accounts: API routes."""
+"""accounts: API routes (no trailing slash: the URL is /api/authenticate)."""
 
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from accounts.views import AuthenticateView
+
+urlpatterns = [
+    path("authenticate", AuthenticateView.as_view(), name="authenticate"),
+]

@@ -1,0 +1,160 @@
+"""Django admin: the raw key is shown exactly once, on the page after saving."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib import admin
+from django.contrib.sessions.models import Session
+from rest_framework_api_key.models import APIKey as LibraryAPIKey
+
+from accounts.models import ApiKey
+from accounts.selectors import api_key_state
+from accounts.services import api_key_create, api_key_revoke
+
+pytestmark = pytest.mark.django_db
+
+ADD_URL = "/admin/accounts/apikey/"
+
+
+def add_key(client, name: str = "partner", date: str = "", time: str = "", **extra):
+    data = {"name": name, "expiry_date_0": date, "expiry_date_1": time, **extra}
+    return client.post(ADD_URL + "add/", data, follow=True)
+
+
+def test_if_key_added_then_the_raw_key_is_shown_exactly_once(admin_client):
+    response = add_key(admin_client)
+
+    assert response.status_code == 200
+    api_key = ApiKey.objects.get(name="partner")
+    page = response.content.decode()
+    found = re.findall(re.escape(api_key.prefix) + r"\.[A-Za-z0-9]{32}", page)
+    assert len(found) == 1
+    raw = found[0]
+    assert api_key.is_valid(raw)
+    assert response.redirect_chain[-1][0] == ADD_URL  # the changelist, after the redirect
+
+    secret = raw.partition(".")[2]
+    for url in [ADD_URL, f"{ADD_URL}{api_key.pk}/change/", ADD_URL]:
+        again = admin_client.get(url).content.decode()
+        assert secret not in again
+        assert api_key.hashed_key not in again
+
+
+def test_the_raw_key_is_not_kept_in_the_session_store(admin_client):
+    response = add_key(admin_client)
+    api_key = ApiKey.objects.get(name="partner")
+    raw = re.findall(re.escape(api_key.prefix) + r"\.[A-Za-z0-9]{32}", response.content.decode())
+    secret = raw[0].partition(".")[2]
+
+    assert all(secret not in str(session.get_decoded()) for session in Session.objects.all())
+
+
+def test_if_key_added_with_expiry_then_it_is_stored(admin_client):
+    add_key(admin_client, date="2999-01-02", time="03:04:05")
+
+    assert ApiKey.objects.get(name="partner").expiry_date.isoformat() == "2999-01-02T03:04:05+00:00"
+
+
+def test_if_expiry_in_the_past_then_form_error_and_no_key(admin_client):
+    response = add_key(admin_client, date="2000-01-01", time="00:00:00")
+
+    assert "The expiry must be in the future." in response.content.decode()
+    assert not ApiKey.objects.exists()
+
+
+def test_if_name_blank_then_form_error_and_no_key(admin_client):
+    response = add_key(admin_client, name="   ")
+
+    assert "This field is required." in response.content.decode()
+    assert not ApiKey.objects.exists()
+
+
+def test_changelist_shows_the_key_columns(admin_client):
+    api_key, _ = api_key_create(name="listed")
+
+    page = admin_client.get(ADD_URL).content.decode()
+
+    for column in ["Name", "Prefix", "Created", "Expires", "Revoked", "Last used at", "Use count"]:
+        assert f">{column}<" in page
+    assert api_key.prefix in page
+
+
+def test_changelist_search_by_prefix(admin_client):
+    one, _ = api_key_create(name="one")
+    api_key_create(name="two")
+
+    page = admin_client.get(ADD_URL, {"q": one.prefix}).content.decode()
+
+    assert "1 result" in page
+
+
+def test_revoke_action_revokes_and_invalidates_the_cached_state(admin_client):
+    one, _ = api_key_create(name="one")
+    two, _ = api_key_create(name="two")
+    api_key_revoke(api_key=two)
+    assert api_key_state(key_id=one.pk).revoked is False
+
+    response = admin_client.post(
+        ADD_URL,
+        {"action": "revoke_selected", "_selected_action": [one.pk, two.pk]},
+        follow=True,
+    )
+
+    page = response.content.decode()
+    assert "Revoked 1 key(s)." in page
+    assert "1 key(s) were already revoked." in page
+    assert ApiKey.objects.get(pk=one.pk).revoked
+    assert api_key_state(key_id=one.pk).revoked is True
+
+
+def test_a_revoked_key_cannot_be_unrevoked_or_edited(admin_client):
+    api_key, _ = api_key_create(name="gone")
+    api_key_revoke(api_key=api_key)
+
+    response = admin_client.post(
+        f"{ADD_URL}{api_key.pk}/change/",
+        {"name": "back", "revoked": "on", "expiry_date_0": "", "expiry_date_1": ""},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    stored = ApiKey.objects.get(pk=api_key.pk)
+    assert stored.revoked
+    assert stored.name == "gone"
+
+
+def test_change_page_edits_name_and_expiry_and_updates_cached_state(admin_client):
+    api_key, _ = api_key_create(name="before")
+    api_key_state(key_id=api_key.pk)
+
+    admin_client.post(
+        f"{ADD_URL}{api_key.pk}/change/",
+        {"name": "after", "expiry_date_0": "2999-01-01", "expiry_date_1": "00:00:00"},
+    )
+
+    assert ApiKey.objects.get(pk=api_key.pk).name == "after"
+    state = api_key_state(key_id=api_key.pk)
+    assert (state.name, state.expires_at.year) == ("after", 2999)
+
+
+def test_keys_cannot_be_deleted_only_revoked(admin_client):
+    api_key, _ = api_key_create(name="kept")
+
+    response = admin_client.post(f"{ADD_URL}{api_key.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 403
+    assert ApiKey.objects.filter(pk=api_key.pk).exists()
+
+
+def test_the_library_model_has_no_second_admin_page():
+    assert not admin.site.is_registered(LibraryAPIKey)
+    assert admin.site.is_registered(ApiKey)
+
+
+def test_staff_without_permission_cannot_add(client, django_user_model):
+    user = django_user_model.objects.create_user("staff", password="pw", is_staff=True)
+    client.force_login(user)
+
+    assert client.get(ADD_URL + "add/").status_code == 403
