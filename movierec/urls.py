@@ -1,14 +1,21 @@
-"""Project wiring: admin, then each app's API routes under /api/."""
+"""Project wiring: admin, probes, metrics, the OpenAPI schema, then each app's API routes."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from movierec import views
+from movierec import health, views
+from movierec.metrics import metrics_view
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/", include("accounts.urls")),
     path("api/", include("recommender.urls")),
 ]

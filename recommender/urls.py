@@ -1,5 +1,9 @@
 """recommender: API routes."""
 
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from recommender.views import RecommendView
+
+urlpatterns = [
+    path("recommend", RecommendView.as_view(), name="recommend"),
+]

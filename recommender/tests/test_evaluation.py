@@ -28,9 +28,7 @@ from recommender.training import TrainParams
 
 def test_if_hits_are_at_ranks_1_and_3_then_ndcg_is_hand_computed_value() -> None:
     # DCG = 1/log2(2) + 1/log2(4) = 1.5; IDCG = 1 + 1/log2(3).
-    assert ndcg_at_k([1, 2, 3, 4], {1, 3}, 3) == pytest.approx(
-        1.5 / (1 + 1 / math.log2(3))
-    )
+    assert ndcg_at_k([1, 2, 3, 4], {1, 3}, 3) == pytest.approx(1.5 / (1 + 1 / math.log2(3)))
 
 
 def test_if_the_only_hit_is_fourth_then_ndcg_is_one_over_log2_5() -> None:
@@ -130,9 +128,7 @@ def test_if_protocol_runs_on_tiny_data_then_report_is_complete_and_json_ready() 
 
 def test_if_protocol_is_repeated_then_figures_are_identical() -> None:
     def run() -> dict[str, object]:
-        report = evaluate(
-            _synthetic.ratings(), _synthetic.raters(), _synthetic.movies(), n_folds=2
-        )
+        report = evaluate(_synthetic.ratings(), _synthetic.raters(), _synthetic.movies(), n_folds=2)
         data = report.to_dict()
         data.pop("elapsed_seconds")
         return data
@@ -167,9 +163,7 @@ def _report(model_ndcg: float, like_ndcg: float) -> EvaluationReport:
 
 
 def test_if_candidate_beats_baseline_and_champion_then_gate_passes() -> None:
-    decision = passes_gate(
-        _report(0.42, 0.40), champion_ndcg=0.421, margin=0.01, tolerance=0.005
-    )
+    decision = passes_gate(_report(0.42, 0.40), champion_ndcg=0.421, margin=0.01, tolerance=0.005)
     assert decision.passed
     assert len(decision.reasons) == 2
     assert "0.4200" in decision.reasons[0]
@@ -177,31 +171,21 @@ def test_if_candidate_beats_baseline_and_champion_then_gate_passes() -> None:
 
 
 def test_if_there_is_no_champion_then_only_the_baseline_matters() -> None:
-    decision = passes_gate(
-        _report(0.42, 0.40), champion_ndcg=None, margin=0.01, tolerance=0.0
-    )
+    decision = passes_gate(_report(0.42, 0.40), champion_ndcg=None, margin=0.01, tolerance=0.0)
     assert decision.passed
     assert decision.reasons[1] == "there is no champion model to compare with"
 
 
-def test_if_candidate_misses_the_baseline_margin_then_gate_refuses_with_figures() -> (
-    None
-):
-    decision = passes_gate(
-        _report(0.405, 0.40), champion_ndcg=None, margin=0.01, tolerance=0.0
-    )
+def test_if_candidate_misses_the_baseline_margin_then_gate_refuses_with_figures() -> None:
+    decision = passes_gate(_report(0.405, 0.40), champion_ndcg=None, margin=0.01, tolerance=0.0)
     assert not decision.passed
     assert decision.reasons[0] == (
         "NDCG@10 0.4050 is below like-popularity 0.4000 + margin 0.0100 = 0.4100"
     )
 
 
-def test_if_candidate_is_worse_than_champion_beyond_tolerance_then_gate_refuses() -> (
-    None
-):
-    decision = passes_gate(
-        _report(0.42, 0.40), champion_ndcg=0.43, margin=0.0, tolerance=0.005
-    )
+def test_if_candidate_is_worse_than_champion_beyond_tolerance_then_gate_refuses() -> None:
+    decision = passes_gate(_report(0.42, 0.40), champion_ndcg=0.43, margin=0.0, tolerance=0.005)
     assert not decision.passed
     assert decision.reasons[1] == (
         "NDCG@10 0.4200 is below the champion's 0.4300 - tolerance 0.0050 = 0.4250"

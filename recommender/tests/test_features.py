@@ -91,9 +91,7 @@ def test_if_bulk_input_is_invalid_then_value_error_names_the_field(
     ("age", "bucket"),
     [(1, "1-17"), (17, "1-17"), (18, "18-24"), (49, "45-49"), (56, "56-120")],
 )
-def test_if_age_is_bucketed_then_bucket_edges_are_inclusive_starts(
-    age: int, bucket: str
-) -> None:
+def test_if_age_is_bucketed_then_bucket_edges_are_inclusive_starts(age: int, bucket: str) -> None:
     assert age_bucket(age) == bucket
     assert bucket in AGE_BUCKETS
 
@@ -128,9 +126,7 @@ def test_if_raters_frame_is_encoded_then_ids_keep_frame_order() -> None:
 
 
 def test_if_movies_frame_has_genre_columns_then_they_become_flags() -> None:
-    movies = pd.DataFrame(
-        {"movie_id": [5, 6], "Action": [True, False], "Drama": [0, 1]}
-    )
+    movies = pd.DataFrame({"movie_id": [5, 6], "Action": [True, False], "Drama": [0, 1]})
     ids, flags, names = genre_matrix(movies)
     assert ids.tolist() == [5, 6]
     assert names == ("Action", "Drama")

@@ -55,9 +55,7 @@ def test_if_catalogue_has_unseen_movies_then_they_get_genre_prior_scores() -> No
 
 def test_if_prior_is_built_from_genres_then_action_beats_romance_for_men() -> None:
     model = _model()
-    scorer = Scorer(
-        model, np.array([700, 701]), np.array([[1, 0, 0], [0, 0, 1]], dtype=bool)
-    )
+    scorer = Scorer(model, np.array([700, 701]), np.array([[1, 0, 0], [0, 0, 1]], dtype=bool))
     assert scorer.top_k_ids(MAN, 1) == [700]
     assert scorer.top_k_ids(WOMAN, 1) == [701]
 
@@ -111,8 +109,6 @@ def test_if_catalogue_ids_repeat_then_scorer_refuses() -> None:
 
 def test_if_many_profiles_are_scored_at_once_then_rows_match_single_scores() -> None:
     scorer = _catalogue_scorer()
-    batch = scorer.scores_for_features(
-        np.vstack([encode_profile(WOMAN), encode_profile(MAN)])
-    )
+    batch = scorer.scores_for_features(np.vstack([encode_profile(WOMAN), encode_profile(MAN)]))
     assert np.allclose(batch[0], scorer.scores(WOMAN))
     assert np.allclose(batch[1], scorer.scores(MAN))

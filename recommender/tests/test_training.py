@@ -13,9 +13,7 @@ CRISP = TrainParams(alpha=1.0)
 
 
 def _model(params: TrainParams = CRISP) -> RecommenderModel:
-    return train(
-        _synthetic.ratings(), _synthetic.raters(), _synthetic.movies(), params=params
-    )
+    return train(_synthetic.ratings(), _synthetic.raters(), _synthetic.movies(), params=params)
 
 
 def _scores(model: RecommenderModel, profile: Profile) -> np.ndarray:
@@ -32,9 +30,7 @@ def test_if_women_like_a_and_men_like_b_then_their_top_movie_differs() -> None:
 
 def test_if_gender_is_o_then_scores_lie_between_m_and_f() -> None:
     model = _model()
-    woman, man, other = (
-        _scores(model, Profile(30, g, "engineer")) for g in ("F", "M", "O")
-    )
+    woman, man, other = (_scores(model, Profile(30, g, "engineer")) for g in ("F", "M", "O"))
     assert not np.allclose(other, woman)
     assert not np.allclose(other, man)
     low, high = np.minimum(woman, man), np.maximum(woman, man)

@@ -1,0 +1,46 @@
+"""Project wiring: liveness and readiness probes (unauthenticated, JSON)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.http import require_safe
+
+from recommender.errors import ModelNotReady
+from recommender.registry import active_model
+
+logger = logging.getLogger(__name__)
+
+
+@require_safe
+def healthz(request: HttpRequest) -> JsonResponse:
+    """The process is alive and answering; checks nothing else."""
+    return JsonResponse({"status": "ok"})
+
+
+@require_safe
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Ready to serve: the database answers and a model version is loaded (else 503)."""
+    checks: dict[str, str] = {}
+    ready = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except DatabaseError as exc:
+        logger.warning("readiness: database unreachable: %s", exc.__class__.__name__)
+        checks["database"] = "unreachable"
+        ready = False
+    try:
+        checks["model"] = f"version {active_model().version}"
+    except ModelNotReady as exc:
+        checks["model"] = exc.message
+        ready = False
+    except DatabaseError:
+        checks["model"] = "unknown (database unreachable)"
+        ready = False
+    return JsonResponse(
+        {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
+    )

@@ -1,0 +1,76 @@
+"""recommender: `manage.py train_model`: fit, evaluate, register, activate through the gate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from movierec.errors import ApplicationError
+from recommender import registry
+from recommender.reporting import comparison_table
+from recommender.services import evaluation_report, model_train
+
+
+class Command(BaseCommand):
+    help = "Train a model on the ratings in the database; activate it if it passes the gate."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--seed", type=int, default=42, help="fold split and fit seed (default 42)"
+        )
+        parser.add_argument(
+            "--no-activate", action="store_true", help="record the version, do not serve it"
+        )
+        parser.add_argument(
+            "--report", action="store_true", help="print candidate vs champion vs baselines"
+        )
+        parser.add_argument(
+            "--if-stale",
+            action="store_true",
+            help="skip if the active version was trained on this data",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            outcome = model_train(
+                seed=options["seed"],
+                activate=not options["no_activate"],
+                if_stale=options["if_stale"],
+                progress=self._progress,
+            )
+        except ApplicationError as exc:
+            raise CommandError(exc.message) from exc
+        version = outcome.version
+        if outcome.skipped:
+            self.stdout.write(
+                f"version {version.version} is active and was trained on this data: nothing to do"
+            )
+            return
+        if options["report"]:
+            champion = evaluation_report(outcome.champion) if outcome.champion else None
+            table = comparison_table(
+                evaluation_report(version),
+                champion=champion,
+                reference=registry.reference_figures(),
+            )
+            self.stdout.write(table)
+        for reason in outcome.gate["reasons"]:  # type: ignore[attr-defined]
+            self.stdout.write(f"  gate: {reason}")
+        report = evaluation_report(version)
+        like = report.baselines["popularity_likes"].ndcg_at_k
+        state = (
+            "activated"
+            if outcome.activated
+            else ("passes the gate" if outcome.gate["passed"] else "REFUSED")
+        )
+        self.stdout.write(
+            f"version {version.version} {state}: NDCG@10 {report.ndcg:.4f} "
+            f"(like-popularity {like:.4f}), P@10 {report.precision:.4f}, "
+            f"trained and evaluated in {version.train_seconds:.1f} s"
+        )
+        if not outcome.gate["passed"]:
+            raise CommandError(f"the gate refused version {version.version}")
+
+    def _progress(self, message: str) -> None:
+        self.stderr.write(f"train_model: {message}")

@@ -1,0 +1,328 @@
+"""recommender: the Django side of the model store.
+
+Registering and activating versions, and `active_model()`: the version this worker serves,
+loaded lazily on first use (never at import time) and cached per process. Each worker
+re-reads a small marker (active version + catalogue version) from the shared cache at most
+every ``RECOMMENDER_VERSION_CHECK_SECONDS``, so an activation or a catalogue edit is picked
+up by running workers within seconds, without a restart and without a database query per
+request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sklearn
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+from django.utils import timezone
+
+from recommender import artifacts
+from recommender.datasets import Catalogue, catalogue_snapshot
+from recommender.errors import ModelNotReady, ModelRejected
+from recommender.evaluation import EvaluationReport, passes_gate
+from recommender.models import ModelVersion
+from recommender.scoring import Scorer
+from recommender.training import RecommenderModel
+
+logger = logging.getLogger(__name__)
+
+ACTIVE_MARKER_KEY = "recommender:active-version"
+# Without a shared cache (no REDIS_URL), other processes learn of an activation when
+# their cached marker expires; with Redis the activating process overwrites it at once.
+ACTIVE_MARKER_TTL = 10
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model version ready to serve against the current catalogue."""
+
+    version: int
+    sha256: str
+    scorer: Scorer
+    catalogue: Catalogue
+    # One key per catalogue position: a title that occurs twice shares a key, so it is
+    # recommended once.
+    dedupe_keys: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Marker:
+    version: int | None
+    sha256: str | None
+    catalogue_version: str
+
+
+class _ProcessState:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.loaded: LoadedModel | None = None
+        self.checked_at = float("-inf")
+        self.marker: _Marker | None = None
+        self.failed: _Marker | None = None
+        self.failure: str = ""
+
+
+_state = _ProcessState()
+
+
+def active_model() -> LoadedModel:
+    """The model this worker serves; raises ModelNotReady when there is none to serve.
+
+    A version whose artifact fails to load (tampered, corrupt, built by other library
+    versions) is refused: the last good version keeps serving, or, if this worker has
+    none, ModelNotReady is raised (503).
+    """
+    now = time.monotonic()
+    loaded = _state.loaded
+    if loaded is not None and now - _state.checked_at < settings.RECOMMENDER_VERSION_CHECK_SECONDS:
+        return loaded
+    with _state.lock:
+        if (
+            _state.loaded is not None
+            and now - _state.checked_at < settings.RECOMMENDER_VERSION_CHECK_SECONDS
+        ):
+            return _state.loaded
+        marker = _read_marker()
+        _state.checked_at = now
+        if marker != _state.marker and marker != _state.failed:
+            _reload(marker)
+        if _state.loaded is None:
+            raise ModelNotReady(_state.failure or "No model version is active.")
+        return _state.loaded
+
+
+def _read_marker() -> _Marker:
+    from catalog.selectors import catalogue_version
+
+    cached = cache.get(ACTIVE_MARKER_KEY)
+    if cached is None:
+        row = (
+            ModelVersion.objects.filter(is_active=True)
+            .values_list("version", "artifact_sha256")
+            .first()
+        )
+        cached = row if row is not None else (None, None)
+        cache.set(ACTIVE_MARKER_KEY, cached, ACTIVE_MARKER_TTL)
+    version, sha256 = cached
+    return _Marker(version=version, sha256=sha256, catalogue_version=catalogue_version())
+
+
+def _reload(marker: _Marker) -> None:
+    if marker.version is None:
+        _state.loaded, _state.marker = None, marker
+        _state.failure = (
+            "No model version is active: train one with `python manage.py train_model`."
+        )
+        _set_metric(0)
+        return
+    current = _state.loaded
+    try:
+        if (
+            current is not None
+            and current.version == marker.version
+            and current.sha256 == marker.sha256
+        ):
+            model = None  # same model, only the catalogue changed
+            loaded = _bind(current.scorer.model, marker, catalogue_snapshot())
+        else:
+            row = ModelVersion.objects.only("version", "artifact", "artifact_sha256").get(
+                version=marker.version
+            )
+            model = artifacts.loads(bytes(row.artifact), expected_sha256=row.artifact_sha256)
+            loaded = _bind(model, marker, catalogue_snapshot())
+    except (artifacts.ArtifactError, ModelVersion.DoesNotExist) as exc:
+        reason = f"Model version {marker.version} cannot be loaded: {exc}"
+        logger.error("model load refused", extra={"version": marker.version, "reason": str(exc)})
+        _state.failed, _state.failure = marker, reason
+        if current is None:
+            _state.marker = None
+        return
+    _state.loaded, _state.marker, _state.failed, _state.failure = loaded, marker, None, ""
+    _set_metric(marker.version)
+    logger.info(
+        "model loaded", extra={"version": marker.version, "movies": len(loaded.catalogue.titles)}
+    )
+
+
+def _bind(model: RecommenderModel, marker: _Marker, catalogue: Catalogue) -> LoadedModel:
+    # Align the catalogue's genre flags with the genres the model was trained on, by name.
+    column = {name: i for i, name in enumerate(catalogue.genre_names)}
+    flags = np.zeros((len(catalogue.movie_ids), len(model.genre_names)), dtype=bool)
+    for j, name in enumerate(model.genre_names):
+        if name in column:
+            flags[:, j] = catalogue.genre_flags[:, column[name]]
+    _, dedupe_keys = np.unique(np.array(catalogue.titles, dtype=object), return_inverse=True)
+    return LoadedModel(
+        version=marker.version or 0,
+        sha256=marker.sha256 or "",
+        scorer=Scorer(model, catalogue.movie_ids, flags),
+        catalogue=catalogue,
+        dedupe_keys=dedupe_keys,
+    )
+
+
+def _set_metric(version: int) -> None:
+    from movierec.metrics import MODEL_VERSION
+
+    MODEL_VERSION.set(version)
+
+
+def reset_process_cache() -> None:
+    """Forget what this process loaded (tests, and after a fork)."""
+    with _state.lock:
+        _state.loaded = _state.marker = _state.failed = None
+        _state.checked_at = float("-inf")
+        _state.failure = ""
+
+
+def model_version_register(
+    *,
+    model: RecommenderModel,
+    report: EvaluationReport,
+    seed: int,
+    data_fingerprint: str,
+    train_seconds: float,
+    gate: dict[str, object],
+) -> ModelVersion:
+    """Store a trained model (inactive) with its evaluation and artifact."""
+    library_versions = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "scikit-learn": sklearn.__version__,
+    }
+    blob, sha256 = artifacts.dumps(model, meta={"seed": seed, "data_fingerprint": data_fingerprint})
+    with transaction.atomic():
+        last = (
+            ModelVersion.objects.select_for_update()
+            .order_by("-version")
+            .values_list("version", flat=True)
+            .first()
+        )
+        return ModelVersion.objects.create(
+            version=(last or 0) + 1,
+            seed=seed,
+            params=model.params.to_dict(),
+            metrics=report.to_dict(),
+            gate=gate,
+            data_fingerprint=data_fingerprint,
+            library_versions=library_versions,
+            artifact=blob,
+            artifact_sha256=sha256,
+            artifact_size=len(blob),
+            train_seconds=train_seconds,
+        )
+
+
+def champion() -> ModelVersion | None:
+    return ModelVersion.objects.defer("artifact").filter(is_active=True).first()
+
+
+def reference_figures() -> dict[str, Any] | None:
+    """The committed baseline figures (``RECOMMENDER_BASELINE_FILE``), if there are any."""
+    path = Path(settings.RECOMMENDER_BASELINE_FILE)
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        float(data["metrics"]["ndcg_at_10"])
+        str(data["data_fingerprint"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ImproperlyConfigured(f"{path} is not a valid baseline file: {exc}") from exc
+    return dict(data)
+
+
+def gate_decision(candidate: ModelVersion, *, against: ModelVersion | None) -> dict[str, object]:
+    """The gate's verdict on activating ``candidate`` while ``against`` serves.
+
+    Three bars: the like-popularity baseline of the candidate's own run (plus a margin),
+    the serving champion (minus a tolerance) and, when the candidate was trained on the
+    very data they were measured on, the committed reference figures (minus a tolerance).
+    """
+    tolerance = settings.RECOMMENDER_GATE_TOLERANCE
+    report = EvaluationReport.from_dict(candidate.metrics)
+    champion_ndcg = (
+        against.ndcg_at_10 if against is not None and against.pk != candidate.pk else None
+    )
+    decision = passes_gate(
+        report,
+        champion_ndcg=champion_ndcg,
+        margin=settings.RECOMMENDER_GATE_MARGIN,
+        tolerance=tolerance,
+    )
+    passed, reasons = decision.passed, list(decision.reasons)
+    reference = reference_figures()
+    if reference is not None and reference["data_fingerprint"] == candidate.data_fingerprint:
+        floor = float(reference["metrics"]["ndcg_at_10"]) - tolerance
+        if report.ndcg >= floor:
+            reasons.append(
+                f"NDCG@10 {report.ndcg:.4f} is within tolerance of the committed baseline "
+                f"(floor {floor:.4f})"
+            )
+        else:
+            passed = False
+            reasons.append(
+                f"NDCG@10 {report.ndcg:.4f} is below the committed baseline's floor {floor:.4f}"
+            )
+    elif reference is not None:
+        reasons.append("the committed baseline was measured on other data: not compared")
+    return {
+        "passed": passed,
+        "reasons": reasons,
+        "champion_version": against.version if against is not None else None,
+        "margin": settings.RECOMMENDER_GATE_MARGIN,
+        "tolerance": tolerance,
+    }
+
+
+def model_version_activate(*, version: ModelVersion, rollback: bool = False) -> dict[str, object]:
+    """Make ``version`` the one that serves, if the gate lets it; returns the decision.
+
+    The gate compares with the active version's NDCG@10 (tolerance) and with the
+    like-popularity baseline of the candidate's own run (margin). ``rollback=True`` skips
+    the comparison with the active version (going back to an earlier, known-good model is
+    allowed even if the active one measured better) but never the baseline check. The
+    artifact must load cleanly. Raises ModelRejected; the active version keeps serving.
+    """
+    with transaction.atomic():
+        current = (
+            ModelVersion.objects.select_for_update()
+            .defer("artifact")
+            .filter(is_active=True)
+            .first()
+        )
+        decision = gate_decision(version, against=None if rollback else current)
+        if not decision["passed"]:
+            raise ModelRejected(
+                "; ".join(str(reason) for reason in decision["reasons"]) or "the gate refused",
+                extra={"gate": decision},
+            )
+        if current is not None and current.pk == version.pk:
+            return decision
+        try:
+            artifacts.loads(bytes(version.artifact), expected_sha256=version.artifact_sha256)
+        except artifacts.ArtifactError as exc:
+            raise ModelRejected(f"version {version.version} cannot be loaded: {exc}") from exc
+        if current is not None:
+            ModelVersion.objects.filter(pk=current.pk).update(is_active=False)
+        now = timezone.now()
+        ModelVersion.objects.filter(pk=version.pk).update(
+            is_active=True, activated_at=now, gate=decision
+        )
+        version.is_active, version.activated_at, version.gate = True, now, decision
+        marker = (version.version, version.artifact_sha256)
+        transaction.on_commit(lambda: cache.set(ACTIVE_MARKER_KEY, marker, ACTIVE_MARKER_TTL))
+    logger.info("model activated", extra={"version": version.version, "rollback": rollback})
+    return decision

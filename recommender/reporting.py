@@ -1,0 +1,51 @@
+"""recommender (Django-free): the side-by-side table `make gate` and train_model print."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from recommender.evaluation import COUNT_POPULARITY, LIKE_POPULARITY, EvaluationReport
+
+
+def comparison_table(
+    candidate: EvaluationReport,
+    *,
+    champion: EvaluationReport | None = None,
+    reference: dict[str, Any] | None = None,
+) -> str:
+    """Candidate, champion, committed reference and the popularity baselines, side by side."""
+    columns: list[tuple[str, dict[str, Any]]] = [("candidate", _figures(candidate))]
+    if champion is not None:
+        columns.append(("champion", _figures(champion)))
+    if reference is not None:
+        columns.append(("committed", dict(reference.get("metrics", {}))))
+    for name, label in ((LIKE_POPULARITY, "pop-likes"), (COUNT_POPULARITY, "pop-count")):
+        if name in candidate.baselines:
+            columns.append((label, candidate.baselines[name].to_dict(candidate.k)))
+    k = candidate.k
+    rows = [
+        (f"NDCG@{k}", f"ndcg_at_{k}", "{:.4f}"),
+        (f"P@{k}", f"precision_at_{k}", "{:.4f}"),
+        ("RMSE", "rmse", "{:.4f}"),
+        ("distinct lists", "distinct_lists", "{:d}"),
+        ("Jaccard dist.", "mean_jaccard_distance", "{:.3f}"),
+        ("coverage", "coverage", "{:.3f}"),
+    ]
+    segments = sorted(set(candidate.segment_ndcg) | set(champion.segment_ndcg if champion else ()))
+    rows += [(f"NDCG {segment}", f"segment:{segment}", "{:.4f}") for segment in segments]
+    width = 22
+    lines = ["metric".ljust(width) + "".join(name.rjust(12) for name, _ in columns)]
+    for label, key, fmt in rows:
+        cells = []
+        for _, figures in columns:
+            value = figures.get(key)
+            cells.append((fmt.format(value) if value is not None else "-").rjust(12))
+        lines.append(label.ljust(width) + "".join(cells))
+    return "\n".join(lines)
+
+
+def _figures(report: EvaluationReport) -> dict[str, Any]:
+    figures = report.model.to_dict(report.k)
+    figures["rmse"] = report.rmse
+    figures.update({f"segment:{name}": value for name, value in report.segment_ndcg.items()})
+    return figures

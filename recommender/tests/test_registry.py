@@ -1,0 +1,128 @@
+"""recommender.registry: activation, the one-active rule, hot reload and refusing bad artifacts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from catalog.models import Genre, Movie
+from recommender import artifacts, registry
+from recommender.errors import ModelNotReady, ModelRejected
+from recommender.models import ModelVersion
+from recommender.services import model_train
+
+pytestmark = pytest.mark.django_db
+
+
+def _second_version() -> ModelVersion:
+    return model_train(seed=42, activate=False).version
+
+
+def test_if_two_versions_marked_active_then_database_refuses(trained: ModelVersion) -> None:
+    other = _second_version()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ModelVersion.objects.filter(pk=other.pk).update(is_active=True)
+
+
+def test_if_activated_then_running_worker_serves_it_without_restart(
+    trained: ModelVersion, django_capture_on_commit_callbacks: Any
+) -> None:
+    assert registry.active_model().version == 1
+    other = _second_version()
+    with django_capture_on_commit_callbacks(execute=True):
+        registry.model_version_activate(version=other)
+    assert registry.active_model().version == 2
+    assert ModelVersion.objects.get(is_active=True).version == 2
+
+
+def test_if_within_check_interval_then_no_reload_and_after_it_then_reload(
+    trained: ModelVersion,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    settings.RECOMMENDER_VERSION_CHECK_SECONDS = 2.0
+    clock = [1000.0]
+    monkeypatch.setattr(registry.time, "monotonic", lambda: clock[0])
+    assert registry.active_model().version == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        registry.model_version_activate(version=_second_version())
+    clock[0] += 1.0
+    assert registry.active_model().version == 1  # polled at most every 2 s
+    clock[0] += 1.5
+    assert registry.active_model().version == 2
+
+
+def test_if_artifact_tampered_then_not_ready_with_reason(trained: ModelVersion) -> None:
+    blob = bytearray(bytes(trained.artifact))
+    blob[len(blob) // 2] ^= 0xFF
+    ModelVersion.objects.filter(pk=trained.pk).update(artifact=bytes(blob))
+    with pytest.raises(ModelNotReady, match=r"Model version 1 cannot be loaded: .*SHA-256"):
+        registry.active_model()
+
+
+def test_if_new_active_artifact_broken_then_last_good_version_keeps_serving(
+    trained: ModelVersion, django_capture_on_commit_callbacks: Any
+) -> None:
+    assert registry.active_model().version == 1
+    other = _second_version()
+    with django_capture_on_commit_callbacks(execute=True):
+        registry.model_version_activate(version=other)
+    ModelVersion.objects.filter(pk=other.pk).update(artifact=b"not an artifact at all")
+    assert registry.active_model().version == 1
+
+
+def test_if_library_versions_differ_then_load_refused(
+    trained: ModelVersion, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(artifacts.sklearn, "__version__", "0.24.2")
+    with pytest.raises(ModelNotReady, match=r"cannot be loaded: .*scikit-learn"):
+        registry.active_model()
+
+
+def test_if_candidate_artifact_broken_then_activation_rejected(trained: ModelVersion) -> None:
+    other = _second_version()
+    ModelVersion.objects.filter(pk=other.pk).update(artifact=b"garbage")
+    other.refresh_from_db()
+    with pytest.raises(ModelRejected, match="version 2 cannot be loaded"):
+        registry.model_version_activate(version=other)
+    assert ModelVersion.objects.get(is_active=True).version == 1
+
+
+def test_if_rollback_then_earlier_version_serves_even_if_champion_measured_better(
+    trained: ModelVersion, django_capture_on_commit_callbacks: Any
+) -> None:
+    newer = _second_version()
+    with django_capture_on_commit_callbacks(execute=True):
+        registry.model_version_activate(version=newer)
+    ModelVersion.objects.filter(pk=newer.pk).update(metrics=dict(newer.metrics, ndcg_at_10=0.99))
+    trained.refresh_from_db()
+    with pytest.raises(ModelRejected, match=r"below the champion's 0\.9900"):
+        registry.model_version_activate(version=trained)
+    with django_capture_on_commit_callbacks(execute=True):
+        decision = registry.model_version_activate(version=trained, rollback=True)
+    assert decision["passed"] is True
+    assert registry.active_model().version == 1
+
+
+def test_if_catalogue_edited_then_titles_reload_without_new_model(
+    trained: ModelVersion, django_capture_on_commit_callbacks: Any
+) -> None:
+    first = registry.active_model()
+    with django_capture_on_commit_callbacks(execute=True):
+        movie = Movie.objects.create(ml_id=500, title="Late Addition (1999)")
+        movie.genres.add(Genre.objects.get(name="Romance"))
+    reloaded = registry.active_model()
+    assert reloaded.version == first.version
+    assert "Late Addition (1999)" in reloaded.catalogue.titles
+    assert "Late Addition (1999)" not in first.catalogue.titles
+
+
+def test_if_nothing_changed_then_request_path_runs_no_query(
+    trained: ModelVersion, django_assert_num_queries: Any
+) -> None:
+    registry.active_model()
+    with django_assert_num_queries(0):
+        registry.active_model()
