@@ -28,7 +28,7 @@ class ApiKeyForm(ModelForm):
 
     def clean(self) -> dict[str, Any]:
         # The services' own checks, as form errors rather than a 500 after "Save".
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         expires_at = cleaned.get("expiry_date")
         if self.instance.pk is None and expires_at is not None and expires_at <= timezone.now():
             raise ValidationError({"expiry_date": "The expiry must be in the future."})
@@ -52,17 +52,19 @@ class ApiKeyAdmin(admin.ModelAdmin):
     ordering = ("-created",)
     actions = ["revoke_selected"]
 
-    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> tuple[str, ...]:
         if obj is None:
-            return ["name", "expiry_date"]
-        return ["name", "prefix", "created", "expiry_date", "revoked", "last_used_at", "use_count"]
+            return ("name", "expiry_date")
+        return ("name", "prefix", "created", "expiry_date", "revoked", "last_used_at", "use_count")
 
-    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: ApiKey | None = None
+    ) -> tuple[str, ...]:
         if obj is None:
-            return []
-        readonly = ["prefix", "created", "revoked", "last_used_at", "use_count"]
+            return ()
+        readonly = ("prefix", "created", "revoked", "last_used_at", "use_count")
         # Revoked is final: nothing about a revoked key can be edited.
-        return [*readonly, "name", "expiry_date"] if obj.revoked else readonly
+        return (*readonly, "name", "expiry_date") if obj.revoked else readonly
 
     def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
         # Keys are revoked, not deleted: a revoked key stays as the record of who had access.

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import ClassVar
 
 from django.db import models
-from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
+from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
 
 
-class ApiKeyManager(BaseAPIKeyManager):
+class ApiKeyManager(APIKeyManager):
     """The library's manager, except that the primary key stays an integer.
 
     The library's own ``assign_key`` uses ``"<prefix>.<hash>"`` as the primary key, which would
@@ -29,11 +29,11 @@ class ApiKey(AbstractAPIKey):
     undone: ``save()`` refuses), ``expiry_date``, ``has_expired``, ``is_valid(key)``.
     """
 
-    id = models.BigAutoField(primary_key=True)
+    id = models.BigAutoField(primary_key=True)  # type: ignore[assignment]
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     use_count = models.PositiveBigIntegerField(default=0, editable=False)
 
-    objects: Any = ApiKeyManager()
+    objects: ClassVar[ApiKeyManager] = ApiKeyManager()  # type: ignore[misc]
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "API key"

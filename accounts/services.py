@@ -6,6 +6,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from django.conf import settings
 from django.core.cache import cache
@@ -126,7 +127,8 @@ def _create_with_fresh_prefix(*, name: str, expires_at: datetime | None) -> tupl
     for attempt in range(1, _CREATE_ATTEMPTS + 1):
         try:
             with transaction.atomic():
-                return ApiKey.objects.create_key(name=name, expiry_date=expires_at)  # type: ignore[no-any-return]
+                api_key, raw_key = ApiKey.objects.create_key(name=name, expiry_date=expires_at)
+                return cast(ApiKey, api_key), raw_key
         except IntegrityError:
             if attempt == _CREATE_ATTEMPTS:
                 raise

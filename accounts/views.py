@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from accounts.services import token_obtain_for_key
 from accounts.throttling import AuthenticateRateThrottle
+from movierec.schema import error_responses
 
 _JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
 
@@ -41,15 +42,6 @@ class JSONObjectSerializer(serializers.Serializer):
         return super().run_validation(data)
 
 
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    code = serializers.CharField()
-
-
-class ValidationErrorSerializer(ErrorSerializer):
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
-
-
 class AuthenticateView(APIView):
     """Exchange an API key for a short-lived bearer token."""
 
@@ -59,11 +51,17 @@ class AuthenticateView(APIView):
     # Only POST: GET and OPTIONS are 405 with `Allow: POST`.
     http_method_names = ["post"]
 
+    @extend_schema_serializer(component_name="Authenticate")
     class InputSerializer(JSONObjectSerializer):
+        """The API key as issued (``<prefix>.<secret>``)."""
+
         # Keys never hold whitespace: no trimming, so " key" is a wrong key, not the key.
         key = StrictCharField(trim_whitespace=False, allow_blank=True)
 
+    @extend_schema_serializer(component_name="AuthenticateResponse")
     class OutputSerializer(serializers.Serializer):
+        """A bearer token: send it as ``Authorization: Bearer <token>``."""
+
         token = serializers.CharField()
         token_type = serializers.CharField()
         expires_in = serializers.IntegerField(help_text="Seconds until the token expires.")
@@ -72,12 +70,8 @@ class AuthenticateView(APIView):
         operation_id="authenticate",
         request=InputSerializer,
         responses={
-            200: OutputSerializer,
-            400: OpenApiResponse(ValidationErrorSerializer, description="Malformed body."),
-            401: OpenApiResponse(ErrorSerializer, description="Wrong, revoked or expired key."),
-            413: OpenApiResponse(ErrorSerializer, description="Body too large."),
-            415: OpenApiResponse(ErrorSerializer, description="Not JSON."),
-            429: OpenApiResponse(ErrorSerializer, description="Too many attempts (Retry-After)."),
+            200: OpenApiResponse(OutputSerializer, description="A bearer token for the key."),
+            **error_responses(400, 401, 405, 413, 415, 429),
         },
         auth=[],
     )

@@ -9,6 +9,15 @@ from typing import Any
 import jwt
 from django.conf import settings
 
+from accounts.selectors import KeyState, api_key_state
+
+
+def cached_state(key_id: int) -> KeyState:
+    """`api_key_state` for a key that exists."""
+    state = api_key_state(key_id=key_id)
+    assert state is not None
+    return state
+
 
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()

@@ -37,11 +37,10 @@ INVALID_KEY = {"detail": "Invalid, revoked or expired API key.", "code": "invali
 
 
 def get(token: str | None = None, *, header: str | None = None):
-    client = APIClient()
     if header is None and token is not None:
         header = f"Bearer {token}"
-    extra = {"HTTP_AUTHORIZATION": header} if header is not None else {}
-    return client.get(URL, **extra)
+    headers = {"Authorization": header} if header is not None else {}
+    return APIClient().get(URL, headers=headers)
 
 
 def assert_401(response, body):

@@ -45,6 +45,7 @@ def test_create_with_expiry_in_days():
     lines = run("create_api_key", "partner", "--expires-in", "7")
 
     api_key = ApiKey.objects.get(name="partner")
+    assert api_key.expiry_date is not None
     assert before + timedelta(days=7) <= api_key.expiry_date <= timezone.now() + timedelta(days=7)
     assert "expires" in lines[0]
 

@@ -21,7 +21,7 @@ from accounts.services import (
     api_key_update,
     token_obtain_for_key,
 )
-from accounts.tests.helpers import token_payload
+from accounts.tests.helpers import cached_state, token_payload
 
 pytestmark = pytest.mark.django_db
 
@@ -63,12 +63,12 @@ def test_if_create_input_bad_then_invalid_input(name, expires_at, message):
 
 def test_revoke_marks_the_key_and_its_cached_state():
     api_key, _ = api_key_create(name="x")
-    assert api_key_state(key_id=api_key.pk).revoked is False  # cached, not revoked
+    assert cached_state(api_key.pk).revoked is False  # cached, not revoked
 
     api_key_revoke(api_key=api_key)
 
     assert ApiKey.objects.get(pk=api_key.pk).revoked
-    assert api_key_state(key_id=api_key.pk).revoked is True  # overwritten, not waiting for TTL
+    assert cached_state(api_key.pk).revoked is True  # overwritten, not waiting for TTL
 
 
 def test_if_revoked_twice_then_already_revoked():
@@ -109,7 +109,7 @@ def test_update_changes_name_and_expiry_and_the_cached_state():
 
     api_key_update(api_key=api_key, name="renamed", expires_at=expires_at)
 
-    state = api_key_state(key_id=api_key.pk)
+    state = cached_state(api_key.pk)
     assert (state.name, state.expires_at) == ("renamed", expires_at)
     stored = ApiKey.objects.get(pk=api_key.pk)
     assert (stored.name, stored.expiry_date) == ("renamed", expires_at)
@@ -172,6 +172,7 @@ def test_record_use_writes_at_most_once_per_window(settings, django_assert_num_q
 
     stored = ApiKey.objects.get(pk=api_key.pk)
     assert stored.use_count == 6
+    assert stored.last_used_at is not None
     assert stored.last_used_at > first_used
 
 
