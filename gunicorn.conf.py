@@ -19,12 +19,12 @@ errorlog = "-"
 preload_app = True
 
 
-def on_starting(server):  # type: ignore[no-untyped-def]
-    # Prometheus multiprocess mode: start every run with an empty samples directory.
-    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if directory:
-        shutil.rmtree(directory, ignore_errors=True)
-        Path(directory).mkdir(parents=True, exist_ok=True)
+# Prometheus multiprocess mode: every run starts with an empty samples directory. Done here,
+# when the master reads this file, because preload_app imports the metrics before any hook.
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _metrics_dir:
+    shutil.rmtree(_metrics_dir, ignore_errors=True)
+    Path(_metrics_dir).mkdir(parents=True, exist_ok=True)
 
 
 def post_fork(server, worker):  # type: ignore[no-untyped-def]
