@@ -136,6 +136,7 @@ def test_if_alg_none_then_401(auth_token):
     assert_401(get(unsigned(token_payload(auth_token))), TOKEN_NOT_VALID)
 
 
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 @pytest.mark.parametrize("algorithm", ["HS384", "HS512"])
 def test_if_other_algorithm_with_the_right_secret_then_401(auth_token, algorithm):
     assert_401(get(sign(token_payload(auth_token), algorithm=algorithm)), TOKEN_NOT_VALID)
