@@ -48,19 +48,24 @@ def api_key_create(*, name: str, expires_at: datetime | None = None) -> tuple[Ap
     return api_key, raw_key
 
 
+@transaction.atomic
 def api_key_update(*, api_key: ApiKey, name: str, expires_at: datetime | None) -> ApiKey:
-    """Rename a key or change its expiry; workers see the new expiry at once.
+    """Rename a key or change its expiry (a past one expires it now); workers see it at once.
 
     Raises `ApiKeyInvalidInput` (bad name or expiry, or the key is revoked).
     """
-    if api_key.revoked:
-        raise ApiKeyInvalidInput("A revoked API key cannot be changed.")
-    api_key.name = _clean_name(name)
+    name = _clean_name(name)
     if expires_at is not None and timezone.is_naive(expires_at):
         raise ApiKeyInvalidInput("The expiry must be timezone-aware.")
-    api_key.expiry_date = expires_at
-    api_key.save(update_fields=["name", "expiry_date"])
-    _publish_state(KeyState.of(api_key))
+    # Locked and re-read: a revoke committed meanwhile must not be hidden by publishing the
+    # caller's stale "not revoked" state to the cache.
+    current = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    if current.revoked:
+        raise ApiKeyInvalidInput("A revoked API key cannot be changed.")
+    current.name, current.expiry_date = name, expires_at
+    current.save(update_fields=["name", "expiry_date"])
+    api_key.name, api_key.expiry_date = name, expires_at
+    _publish_state(KeyState.of(current))
     return api_key
 
 

@@ -212,3 +212,15 @@ def test_token_obtain_records_a_use():
     token_obtain_for_key(raw_key=raw)
 
     assert ApiKey.objects.get(pk=api_key.pk).use_count == 1
+
+
+def test_if_revoked_meanwhile_then_update_refuses_and_keeps_the_revoked_state():
+    api_key, _ = api_key_create(name="x")
+    stale = ApiKey.objects.get(pk=api_key.pk)
+    api_key_revoke(api_key=api_key)
+
+    with pytest.raises(ApiKeyInvalidInput, match="revoked"):
+        api_key_update(api_key=stale, name="y", expires_at=None)
+
+    assert cached_state(api_key.pk).revoked is True
+    assert ApiKey.objects.get(pk=api_key.pk).name == "x"
