@@ -15,7 +15,7 @@ export MOVIELENS_DIR ?= $(SHARED_DATA)
 endif
 
 .PHONY: help install dev serve migrate ingest train gate test test-fast check lint format typecheck \
-        lint-docker bench bench-ingest bench-recommend loadtest up clean
+        lint-docker bench bench-ingest bench-auth bench-scoring loadtest up clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -68,6 +68,17 @@ lint-docker: install ## hadolint on the Dockerfile
 
 bench-ingest: install ## Time a full ingest into an empty database and a no-change re-run
 	$(PY) benchmarks/bench_ingest.py
+
+bench-auth: install ## Authenticate latency and per-request auth overhead (cached vs not)
+	$(PY) benchmarks/bench_auth.py
+
+bench-scoring: install ## Scoring all 1682 movies for one profile (microseconds)
+	$(PY) -m benchmarks.bench_scoring
+
+bench: bench-scoring bench-auth bench-ingest ## All micro-benchmarks
+
+loadtest: install ## HTTP load test under gunicorn (needs wrk and a trained model): /api/recommend vs auth-only
+	$(PY) benchmarks/loadtest.py --seconds $${SECONDS_PER_ENDPOINT:-15}
 
 up: ## Build and start the compose stack (needs a Docker engine)
 	docker compose up --build

@@ -15,7 +15,7 @@ import logging
 import platform
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from recommender.datasets import Catalogue, catalogue_snapshot
 from recommender.errors import ModelNotReady, ModelRejected
 from recommender.evaluation import EvaluationReport, passes_gate
 from recommender.models import ModelVersion
+from recommender.profile import Profile
 from recommender.scoring import Scorer
 from recommender.training import RecommenderModel
 
@@ -42,6 +43,10 @@ ACTIVE_MARKER_KEY = "recommender:active-version"
 # Without a shared cache (no REDIS_URL), other processes learn of an activation when
 # their cached marker expires; with Redis the activating process overwrites it at once.
 ACTIVE_MARKER_TTL = 10
+
+
+# The longest list the API hands out; answers are cached at this length and sliced.
+MAX_LIST = 100
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,22 @@ class LoadedModel:
     # One key per catalogue position: a title that occurs twice shares a key, so it is
     # recommended once.
     dedupe_keys: np.ndarray
+    # Ranked titles per profile. The profile space is finite (120 ages x 3 genders x 21
+    # occupations = 7,560 entries of at most 100 titles), so the cache needs no eviction;
+    # a new version or catalogue builds a new LoadedModel and so starts empty.
+    _answers: dict[Profile, tuple[str, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def titles_for(self, profile: Profile, limit: int) -> list[str]:
+        """The ``limit`` best titles for ``profile``, best first, each title once."""
+        answer = self._answers.get(profile)
+        if answer is None:
+            positions = self.scorer.top_k(profile, MAX_LIST, dedupe_keys=self.dedupe_keys)
+            titles = self.catalogue.titles
+            answer = tuple(titles[i] for i in positions)
+            self._answers[profile] = answer
+        return list(answer[:limit])
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,11 @@ def comparison_table(
             value = figures.get(key)
             cells.append((fmt.format(value) if value is not None else "-").rjust(12))
         lines.append(label.ljust(width) + "".join(cells))
+    # The model ranks by like probability and makes no rating estimate; the rating
+    # baselines of the same run are printed for reference.
+    for name, values in sorted(candidate.rating_baselines.items()):
+        if "rmse" in values:
+            lines.append(f"baseline RMSE {name}".ljust(width) + f"{values['rmse']:.4f}".rjust(12))
     return "\n".join(lines)
 
 

@@ -110,13 +110,12 @@ def model_evaluate(*, version: int | None = None) -> dict[str, object]:
 def recommendations_for(*, profile: Profile, limit: int) -> tuple[int, list[str]]:
     """Titles of the ``limit`` movies ``profile`` most likely rates 4-5 stars, best first.
 
-    Returns (model version, titles). No database query: the model and the titles are held
-    in memory by the registry. Raises ModelNotReady when no version can serve.
+    Returns (model version, titles). No database query: the model, the titles and the
+    answers already computed are held in memory by the registry. Raises ModelNotReady when
+    no version can serve.
     """
     loaded = registry.active_model()
-    positions = loaded.scorer.top_k(profile, limit, dedupe_keys=loaded.dedupe_keys)
-    titles = loaded.catalogue.titles
-    return loaded.version, [titles[i] for i in positions]
+    return loaded.version, loaded.titles_for(profile, limit)
 
 
 def evaluation_report(version: ModelVersion) -> EvaluationReport:

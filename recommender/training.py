@@ -32,7 +32,7 @@ from recommender.features import (
 @dataclass(frozen=True)
 class TrainParams:
     """Hyper-parameters; the defaults were chosen once, by nested cross-validation on
-    ml-100k (``recommender/bench/tune.py``). Inner folds preferred alpha 200 and
+    ml-100k (``benchmarks/tune_model.py``). Inner folds preferred alpha 200 and
     occupation_scale 0.3, but NDCG@10 is flat (within 0.002) from alpha 100 to 200
     while top-10 lists of different profiles overlap much more at 200 (mean Jaccard
     distance 0.42 against 0.50), so alpha is 100."""

@@ -74,10 +74,13 @@ def build_catalogue(*, n_raters: int = 100, seed: int = 7) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_registry_state(settings: Any) -> Iterator[None]:
+def _fresh_registry_state(settings: Any, tmp_path: Any) -> Iterator[None]:
     # Each test starts with no model loaded in this process, as a new worker would, and
-    # sees activations at once (the polling interval has a test of its own).
+    # sees activations at once (the polling interval has a test of its own). The committed
+    # ml-100k reference figures do not describe synthetic data: tests that want a reference
+    # file write their own.
     settings.RECOMMENDER_VERSION_CHECK_SECONDS = 0
+    settings.RECOMMENDER_BASELINE_FILE = tmp_path / "no-baseline.json"
     registry.reset_process_cache()
     yield
     registry.reset_process_cache()

@@ -28,10 +28,18 @@ def test_train_model_activates_and_prints_summary(catalogue: None) -> None:
     assert ModelVersion.objects.get().is_active
 
 
-def test_train_model_report_prints_side_by_side_table(trained: ModelVersion) -> None:
+def test_train_model_report_prints_side_by_side_table(
+    trained: ModelVersion, settings: Any, tmp_path: Any
+) -> None:
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(
+        json.dumps({"data_fingerprint": trained.data_fingerprint, "metrics": {"ndcg_at_10": 0.5}})
+    )
+    settings.RECOMMENDER_BASELINE_FILE = baseline
     out, _ = _run("train_model", "--no-activate", "--report")
     header = out.splitlines()[0].split()
-    assert header == ["metric", "candidate", "champion", "pop-likes", "pop-count"]
+    assert header == ["metric", "candidate", "champion", "committed", "pop-likes", "pop-count"]
+    assert out.splitlines()[1].split()[3] == "0.5000"
     assert any(line.startswith("NDCG gender:F") for line in out.splitlines())
     assert out.strip().splitlines()[-1].startswith("version 2 passes the gate: ")
     assert ModelVersion.objects.get(is_active=True).version == 1

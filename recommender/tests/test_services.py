@@ -175,3 +175,11 @@ def test_model_evaluate_returns_stored_figures(trained: ModelVersion) -> None:
     assert model_evaluate()["version"] == 1
     with pytest.raises(ModelVersion.DoesNotExist):
         model_evaluate(version=7)
+
+
+def test_if_limit_smaller_then_prefix_of_the_longer_list(trained: ModelVersion) -> None:
+    profile = Profile(age=52, gender="M", occupation="educator")
+    _, short = recommendations_for(profile=profile, limit=3)
+    _, longer = recommendations_for(profile=profile, limit=12)
+    assert short == longer[:3]
+    assert len(longer) == 12

@@ -6,7 +6,7 @@ import os
 import timeit
 from pathlib import Path
 
-from recommender.bench.run_evaluation import load
+from benchmarks.evaluate_ml100k import load
 from recommender.features import GENRES, encode_profile
 from recommender.profile import Profile
 from recommender.scoring import Scorer
@@ -14,12 +14,10 @@ from recommender.training import train
 
 
 def main() -> None:
-    default_dir = Path(__file__).resolve().parents[3] / "shared/data/ml-100k"
+    default_dir = Path(__file__).resolve().parents[2] / "shared/data/ml-100k"
     ratings, raters, movies = load(Path(os.environ.get("MOVIELENS_DIR", default_dir)))
     model = train(ratings, raters, movies)
-    scorer = Scorer(
-        model, movies["movie_id"].to_numpy(), movies[list(GENRES)].to_numpy()
-    )
+    scorer = Scorer(model, movies["movie_id"].to_numpy(), movies[list(GENRES)].to_numpy())
     profile = Profile(age=29, gender="F", occupation="engineer")
     keys = [str(i % 1664) for i in range(len(scorer))]
     cases = {

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from recommender.bench.run_evaluation import load
+from benchmarks.evaluate_ml100k import load
 from recommender.evaluation import evaluate, rater_folds
 from recommender.training import TrainParams
 
@@ -26,7 +26,7 @@ GRID: dict[str, tuple[Any, ...]] = {
 
 
 def main() -> None:
-    default_dir = Path(__file__).resolve().parents[3] / "shared/data/ml-100k"
+    default_dir = Path(__file__).resolve().parents[2] / "shared/data/ml-100k"
     ratings, raters, movies = load(Path(os.environ.get("MOVIELENS_DIR", default_dir)))
     candidates = [
         TrainParams(**dict(zip(GRID, values, strict=True)))

@@ -37,17 +37,13 @@ def load(directory: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
 
 def main() -> None:
     directory = Path(
-        os.environ.get(
-            "MOVIELENS_DIR", Path(__file__).resolve().parents[3] / "shared/data/ml-100k"
-        )
+        os.environ.get("MOVIELENS_DIR", Path(__file__).resolve().parents[2] / "shared/data/ml-100k")
     )
     ratings, raters, movies = load(directory)
     started = time.perf_counter()
     train(ratings, raters, movies)
     print(f"train on all data: {time.perf_counter() - started:.3f}s", file=sys.stderr)
-    report = evaluate(
-        ratings, raters, movies, progress=lambda m: print(m, file=sys.stderr)
-    )
+    report = evaluate(ratings, raters, movies, progress=lambda m: print(m, file=sys.stderr))
     print(json.dumps(report.to_dict(), indent=1))
 
 
