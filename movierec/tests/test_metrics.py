@@ -1,0 +1,236 @@
+"""Prometheus metrics at /metrics: per-endpoint counts and latencies, model version,
+recommendations; aggregated across gunicorn workers in multiprocess mode."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from prometheus_client.parser import text_string_to_metric_families
+from rest_framework.test import APIClient
+
+from accounts.services import api_key_create
+from recommender.models import ModelVersion
+from recommender.services import model_train
+from recommender.tests.conftest import build_catalogue
+
+pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parents[2]
+PROFILE = {"age": 30, "gender": "F", "occupation": "writer", "limit": 3}
+RECOMMEND_200 = {"endpoint": "api/recommend", "method": "POST", "status": "200"}
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    """The value of the sample ``name{labels}`` in an exposition text; 0 when absent."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    return 0.0
+
+
+def _scrape(client: APIClient) -> str:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
+    return response.content.decode()
+
+
+def test_metrics_count_requests_per_endpoint_method_and_status(
+    api_client: APIClient, auth_client: APIClient, trained: ModelVersion
+) -> None:
+    before = _scrape(api_client)
+    for _ in range(3):
+        assert auth_client.post("/api/recommend", PROFILE, format="json").status_code == 200
+    assert auth_client.post("/api/recommend", {"age": 0}, format="json").status_code == 400
+
+    after = _scrape(api_client)
+
+    assert 'movierec_http_requests_total{endpoint="api/recommend",method="POST",status="200"}' in (
+        after
+    )
+    name = "movierec_http_requests_total"
+    assert _sample(after, name, **RECOMMEND_200) - _sample(before, name, **RECOMMEND_200) == 3
+    bad = {**RECOMMEND_200, "status": "400"}
+    assert _sample(after, name, **bad) - _sample(before, name, **bad) == 1
+
+
+def test_metrics_record_latency_histogram_per_endpoint(
+    api_client: APIClient, auth_client: APIClient, trained: ModelVersion
+) -> None:
+    labels = {"endpoint": "api/recommend", "method": "POST"}
+    count = "movierec_http_request_duration_seconds_count"
+    before = _scrape(api_client)
+    for _ in range(2):
+        auth_client.post("/api/recommend", PROFILE, format="json")
+
+    after = _scrape(api_client)
+
+    assert "# TYPE movierec_http_request_duration_seconds histogram" in after
+    assert _sample(after, count, **labels) - _sample(before, count, **labels) == 2
+    total = "movierec_http_request_duration_seconds_sum"
+    assert _sample(after, total, **labels) > _sample(before, total, **labels)
+    bucket = "movierec_http_request_duration_seconds_bucket"
+    assert _sample(after, bucket, **labels, le="+Inf") == _sample(after, count, **labels)
+    assert _sample(after, bucket, **labels, le="5.0") <= _sample(after, bucket, **labels, le="+Inf")
+
+
+def test_metrics_count_recommendations_and_show_the_model_version(
+    api_client: APIClient, auth_client: APIClient, trained: ModelVersion
+) -> None:
+    before = _scrape(api_client)
+    for _ in range(2):
+        auth_client.post("/api/recommend", PROFILE, format="json")
+    auth_client.post("/api/recommend", {"age": 0}, format="json")  # refused: not a list served
+
+    after = _scrape(api_client)
+
+    name = "movierec_recommendations_total"
+    assert _sample(after, name) - _sample(before, name) == 2
+    items = "movierec_recommended_items_total"
+    assert _sample(after, items) - _sample(before, items) == 2 * PROFILE["limit"]
+    assert _sample(after, "movierec_model_version") == trained.version
+
+
+def test_metrics_label_unknown_urls_as_unmatched(api_client: APIClient) -> None:
+    labels = {"endpoint": "unmatched", "method": "GET", "status": "404"}
+    before = _scrape(api_client)
+    api_client.get("/no/such/page/12345")
+
+    after = _scrape(api_client)
+
+    name = "movierec_http_requests_total"
+    assert _sample(after, name, **labels) - _sample(before, name, **labels) == 1
+    assert "/no/such/page" not in after
+
+
+def test_metrics_need_no_token(api_client: APIClient) -> None:
+    assert "movierec_http_requests_total" in _scrape(api_client)
+
+
+# --- several gunicorn workers -----------------------------------------------------------------
+
+
+def _require_shared_services() -> None:
+    if connection.vendor != "postgresql" or not settings.REDIS_URL:
+        message = "needs DATABASE_URL=postgres://... and REDIS_URL (shared by the workers)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _post(url: str, body: dict[str, Any], token: str | None = None) -> tuple[int, Any]:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.fixture
+def two_worker_server(tmp_path: Path) -> Iterator[tuple[str, Path, int]]:
+    """gunicorn with 2 workers in Prometheus multiprocess mode: (base URL, samples dir, pid)."""
+    _require_shared_services()
+    db = settings.DATABASES["default"]
+    database_url = (
+        f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    )
+    port = _free_port()
+    metrics_dir = tmp_path / "prometheus"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": str(settings.REDIS_URL),
+        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+        "JWT_SIGNING_KEY": str(settings.SIMPLE_JWT["SIGNING_KEY"]),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "DJANGO_DEBUG": "0",
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "2",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "ACCESS_LOG": "0",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "movierec.wsgi"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=1):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("gunicorn did not start")
+                time.sleep(0.2)
+        yield base, metrics_dir, process.pid
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_metrics_aggregate_requests_across_gunicorn_workers(
+    two_worker_server: tuple[str, Path, int],
+) -> None:
+    base, metrics_dir, master_pid = two_worker_server
+    build_catalogue()
+    version = model_train(seed=42).version
+    _, raw = api_key_create(name="metrics")
+    status, body = _post(f"{base}/api/authenticate", {"key": raw})
+    assert status == 200
+    token = body["token"]
+    requests = 40
+
+    # Concurrent clients: a sync worker serves one request at a time, so both must take part.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(
+            pool.map(lambda _: _post(f"{base}/api/recommend", PROFILE, token)[0], range(requests))
+        )
+    assert statuses == [200] * requests
+    # Each process that counted something has its own counter_<pid>.db; the master counts none.
+    workers = {p.stem.split("_")[-1] for p in metrics_dir.glob("counter_*.db")} - {str(master_pid)}
+    assert len(workers) == 2
+
+    for _ in range(4):  # whichever worker answers the scrape reports the same totals
+        with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
+            text = response.read().decode()
+        name = "movierec_http_requests_total"
+        assert _sample(text, name, **RECOMMEND_200) == requests
+        labels = {"endpoint": "api/recommend", "method": "POST"}
+        assert _sample(text, "movierec_http_request_duration_seconds_count", **labels) == requests
+        assert _sample(text, "movierec_recommendations_total") == requests
+        assert _sample(text, "movierec_model_version") == version.version
