@@ -22,6 +22,12 @@ def _download_cache(settings: Any, tmp_path: Path) -> Path:
     return settings.MOVIELENS_CACHE_DIR
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings: Any) -> None:
+    # admin_client creates a superuser per test; the default hasher costs ~0.2 s each time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def tiny_copy(movielens_tiny: Path, tmp_path: Path) -> Path:
     """A writable copy of fixtures/movielens_tiny, for tests that break a file."""
