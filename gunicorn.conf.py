@@ -4,6 +4,12 @@ import os
 import shutil
 from pathlib import Path
 
+# Each worker serves one request at a time: one BLAS thread each. OpenBLAS threads spin
+# while idle, so its default (one per core) in every worker starves the others. Set here,
+# before preload_app imports numpy.
+for _blas_threads in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_blas_threads, "1")
+
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))

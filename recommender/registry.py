@@ -60,6 +60,8 @@ class LoadedModel:
     # One key per catalogue position: a title that occurs twice shares a key, so it is
     # recommended once.
     dedupe_keys: np.ndarray
+    # How many catalogue positions repeat an earlier title (their dedupe key).
+    dedupe_slack: int
     # Ranked titles per profile. The profile space is finite (120 ages x 3 genders x 21
     # occupations = 7,560 entries of at most 100 titles), so the cache needs no eviction;
     # a new version or catalogue builds a new LoadedModel and so starts empty.
@@ -71,7 +73,9 @@ class LoadedModel:
         """The ``limit`` best titles for ``profile``, best first, each title once."""
         answer = self._answers.get(profile)
         if answer is None:
-            positions = self.scorer.top_k(profile, MAX_LIST, dedupe_keys=self.dedupe_keys)
+            positions = self.scorer.top_k(
+                profile, MAX_LIST, dedupe_keys=self.dedupe_keys, dedupe_slack=self.dedupe_slack
+            )
             titles = self.catalogue.titles
             answer = tuple(titles[i] for i in positions)
             self._answers[profile] = answer
@@ -191,6 +195,7 @@ def _bind(model: RecommenderModel, marker: _Marker, catalogue: Catalogue) -> Loa
         scorer=Scorer(model, catalogue.movie_ids, flags),
         catalogue=catalogue,
         dedupe_keys=dedupe_keys,
+        dedupe_slack=len(dedupe_keys) - len(np.unique(dedupe_keys)),
     )
 
 

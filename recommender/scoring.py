@@ -41,9 +41,7 @@ class Scorer:
         # model.movie_ids is sorted, so searchsorted finds each trained column.
         at = np.searchsorted(model.movie_ids, ids)
         at = np.minimum(at, max(len(model.movie_ids) - 1, 0))
-        trained = (
-            model.movie_ids[at] == ids if len(model.movie_ids) else np.zeros(0, bool)
-        )
+        trained = model.movie_ids[at] == ids if len(model.movie_ids) else np.zeros(0, bool)
         self.trained = trained.reshape(-1)
         weights = np.empty((model.n_features, len(ids)))
         intercept = np.empty(len(ids))
@@ -73,6 +71,7 @@ class Scorer:
         *,
         exclude_positions: Iterable[int] | np.ndarray | None = None,
         dedupe_keys: Sequence[Hashable] | np.ndarray | None = None,
+        dedupe_slack: int | None = None,
     ) -> list[int]:
         """Catalogue positions of the k best movies for the profile, best first."""
         return self.rank(
@@ -80,6 +79,7 @@ class Scorer:
             k,
             exclude_positions=exclude_positions,
             dedupe_keys=dedupe_keys,
+            dedupe_slack=dedupe_slack,
         )
 
     def top_k_ids(self, profile: Profile, k: int) -> list[int]:
@@ -93,6 +93,7 @@ class Scorer:
         *,
         exclude_positions: Iterable[int] | np.ndarray | None = None,
         dedupe_keys: Sequence[Hashable] | np.ndarray | None = None,
+        dedupe_slack: int | None = None,
     ) -> list[int]:
         """Top-k positions of precomputed scores, ties broken by movie id.
 
@@ -107,6 +108,7 @@ class Scorer:
             k,
             exclude_positions=exclude_positions,
             dedupe_keys=dedupe_keys,
+            dedupe_slack=dedupe_slack,
         )
 
 
@@ -117,8 +119,13 @@ def rank_positions(
     *,
     exclude_positions: Iterable[int] | np.ndarray | None = None,
     dedupe_keys: Sequence[Hashable] | np.ndarray | None = None,
+    dedupe_slack: int | None = None,
 ) -> list[int]:
-    """Positions of the k highest scores, ties broken by ascending movie id."""
+    """Positions of the k highest scores, ties broken by ascending movie id.
+
+    ``dedupe_slack``, if given, must be the number of positions whose dedupe key repeats
+    an earlier one (len(keys) - len(set(keys))).
+    """
     if k < 0:
         raise ValueError("k must not be negative")
     n = len(scores)
@@ -132,10 +139,19 @@ def rank_positions(
         if len(excluded):
             negated = negated.copy()
             negated[excluded] = np.inf
-    if dedupe_keys is None and k < n:
-        # Partial selection, then an exact sort of everything tied with the k-th
-        # score, so that ties at the boundary are decided by movie id as well.
-        kth = np.partition(negated, k - 1)[k - 1]
+    # With dedupe keys, at most (n - number of distinct keys) positions can be skipped,
+    # so the best k + that many positions always hold the answer. Callers that rank the
+    # same catalogue often pass that count as ``dedupe_slack`` instead of paying for it.
+    if dedupe_keys is None:
+        wanted = k
+    elif dedupe_slack is not None:
+        wanted = k + dedupe_slack
+    else:
+        wanted = k + n - len(set(_hashable(dedupe_keys)))
+    if wanted < n:
+        # Partial selection, then an exact sort of everything tied with the last
+        # wanted score, so that ties at the boundary are decided by movie id as well.
+        kth = np.partition(negated, wanted - 1)[wanted - 1]
         candidates = np.flatnonzero(negated <= kth)
     else:
         candidates = np.arange(n)
@@ -154,3 +170,7 @@ def rank_positions(
         if len(result) == k:
             break
     return result
+
+
+def _hashable(keys: Sequence[Hashable] | np.ndarray) -> Iterable[Hashable]:
+    return keys.tolist() if isinstance(keys, np.ndarray) else keys

@@ -112,3 +112,17 @@ def test_if_many_profiles_are_scored_at_once_then_rows_match_single_scores() -> 
     batch = scorer.scores_for_features(np.vstack([encode_profile(WOMAN), encode_profile(MAN)]))
     assert np.allclose(batch[0], scorer.scores(WOMAN))
     assert np.allclose(batch[1], scorer.scores(MAN))
+
+
+def test_if_dedupe_slack_given_then_same_ranking_as_without() -> None:
+    rng = np.random.default_rng(3)
+    scores = rng.normal(size=300).round(1)  # rounding makes ties
+    movie_ids = np.arange(1, 301)
+    keys = rng.integers(0, 250, size=300)
+    slack = len(keys) - len(np.unique(keys))
+    for k in (1, 10, 100, 300):
+        expected = rank_positions(scores, movie_ids, k, dedupe_keys=keys)
+        assert (
+            rank_positions(scores, movie_ids, k, dedupe_keys=keys, dedupe_slack=slack) == expected
+        )
+        assert len({int(keys[i]) for i in expected}) == len(expected)
