@@ -8,6 +8,7 @@ process-local default registry is served (runserver, tests).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import (
@@ -19,6 +20,12 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+
+# Every process that imports this module writes its samples there at once (the unlabelled
+# metrics below), so the folder must exist before they are created: gunicorn.conf.py makes it
+# only when gunicorn starts, but `manage.py migrate` runs first in the image's entry point.
+if _multiproc_dir := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    Path(_multiproc_dir).mkdir(parents=True, exist_ok=True)
 
 REQUESTS = Counter(
     "movierec_http_requests_total",

@@ -234,3 +234,25 @@ def test_metrics_aggregate_requests_across_gunicorn_workers(
         assert _sample(text, "movierec_http_request_duration_seconds_count", **labels) == requests
         assert _sample(text, "movierec_recommendations_total") == requests
         assert _sample(text, "movierec_model_version") == version.version
+
+
+def test_management_commands_run_when_the_multiprocess_folder_does_not_exist_yet(
+    tmp_path: Path,
+) -> None:
+    # The image sets PROMETHEUS_MULTIPROC_DIR and its entry point runs `migrate` before
+    # gunicorn (whose config creates the folder): importing the metrics must not crash.
+    folder = tmp_path / "not" / "yet" / "prometheus"
+    env = {**os.environ, "DJANGO_DEBUG": "1", "PROMETHEUS_MULTIPROC_DIR": str(folder)}
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert folder.is_dir()
