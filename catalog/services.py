@@ -118,7 +118,14 @@ def movielens_ingest(
         raise MalformedData(str(exc), file=exc.file, line=exc.line) from exc
     _report(progress, "parse", 1, 1)
     try:
-        return _write(data, origin=files.origin, progress=progress)
+        return _write(
+            data,
+            origin=files.origin,
+            progress=progress,
+            # Checking foreign keys in bulk alters tables, which Postgres refuses while the
+            # transaction holds deferred checks; ours has none of those, a caller's might.
+            bulk_key_checks=not connection.in_atomic_block,
+        )
     except IntegrityError as exc:
         # Every row was checked beforehand, so only a concurrent writer (staff adding a movie
         # with the same MovieLens id mid-run) gets here; the transaction has rolled back.
@@ -134,7 +141,9 @@ def _report(progress: Progress | None, step: str, done: int, total: int | None) 
 
 
 @transaction.atomic
-def _write(data: MovieLensData, *, origin: str, progress: Progress | None) -> IngestReport:
+def _write(
+    data: MovieLensData, *, origin: str, progress: Progress | None, bulk_key_checks: bool
+) -> IngestReport:
     if connection.vendor == "postgresql":
         # One ingest at a time: a second waits here instead of racing on the same rows.
         with connection.cursor() as cursor:
@@ -177,6 +186,7 @@ def _write(data: MovieLensData, *, origin: str, progress: Progress | None) -> In
         ],
         keys=2,
         progress=progress,
+        bulk_key_checks=bulk_key_checks,
     )
     report = IngestReport(
         source=origin,
@@ -209,6 +219,7 @@ def _sync(
     keys: int = 1,
     touch: dict[str, Any] | None = None,
     progress: Progress | None = None,
+    bulk_key_checks: bool = False,
 ) -> _Synced:
     """Insert the rows whose key is new, update those whose values differ, count the rest.
 
@@ -233,7 +244,14 @@ def _sync(
             unchanged += 1
     # What is left in `existing` is not in the source: left alone, only counted.
     step = str(model._meta.verbose_name_plural)
-    _insert(model, [*columns, *(touch or {})], to_create, progress=progress, step=step)
+    _insert(
+        model,
+        [*columns, *(touch or {})],
+        to_create,
+        progress=progress,
+        step=step,
+        bulk_key_checks=bulk_key_checks,
+    )
     _update(model, [*columns[keys:], *(touch or {})], to_update)
     return _Synced(
         EntityCounts(len(to_create), len(to_update), unchanged, kept=len(existing)),
@@ -279,13 +297,14 @@ def _insert(
     *,
     progress: Progress | None = None,
     step: str = "",
+    bulk_key_checks: bool = False,
 ) -> None:
     """Insert rows (the values of ``columns``, attribute names) in bulk."""
     if not values:
         return
     table, names, adapt = _columns(model, columns)
     if connection.vendor == "postgresql":
-        if len(values) < _BULK_FOREIGN_KEY_CHECK:
+        if not bulk_key_checks or len(values) < _BULK_FOREIGN_KEY_CHECK:
             _copy(model, table, columns, names, values, progress=progress, step=step)
         else:
             with _foreign_keys_checked_at_once(table):

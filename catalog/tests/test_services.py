@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
-from django.db import IntegrityError
+from django.db import IntegrityError, connection, transaction
 
 from catalog import services
 from catalog.errors import ChecksumMismatch, ConcurrentChange, IngestError, MalformedData
@@ -310,3 +310,61 @@ def test_catalogue_version_moves_after_commit_only_when_movies_changed(
         movielens_ingest(source=movielens_tiny)
     assert callbacks == []
     assert catalogue_version() == loaded
+
+
+def _rating_foreign_keys() -> list[tuple[str, str, bool, bool]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid), condeferrable, condeferred "
+            "FROM pg_constraint WHERE conrelid = 'catalog_rating'::regclass AND contype = 'f' "
+            "ORDER BY conname"
+        )
+        return cursor.fetchall()
+
+
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="COPY and bulk key checks are Postgres-only"
+)
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_bulk_key_checks_put_the_foreign_keys_back_as_they_were(
+    movielens_tiny: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A real top-level transaction (not the test's), and the path big inserts take.
+    monkeypatch.setattr(services, "_BULK_FOREIGN_KEY_CHECK", 1)
+    before = _rating_foreign_keys()
+    assert [(deferrable, deferred) for _, _, deferrable, deferred in before] == [(True, True)] * 2
+
+    report = movielens_ingest(source=movielens_tiny)
+
+    assert report.ratings == EntityCounts(created=30)
+    assert _rating_foreign_keys() == before
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Rating.objects.create(rater_id=10**9, movie_id=10**9, rating=3, rated_at=datetime.now(UTC))
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_failure_after_dropping_foreign_keys_rolls_back_the_drop_too(
+    movielens_tiny: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(services, "_BULK_FOREIGN_KEY_CHECK", 1)
+    before = _rating_foreign_keys()
+
+    real_copy = services._copy
+
+    def broken_copy(model: Any, *args: Any, **kwargs: Any) -> None:
+        # Genres, movies and raters are in; the ratings' foreign keys have just been dropped.
+        if model is Rating:
+            assert _rating_foreign_keys() == []
+            raise RuntimeError("connection lost mid-COPY")
+        real_copy(model, *args, **kwargs)
+
+    monkeypatch.setattr(services, "_copy", broken_copy)
+    with pytest.raises(RuntimeError, match="mid-COPY"):
+        movielens_ingest(source=movielens_tiny)
+
+    assert _rating_foreign_keys() == before
+    assert (Genre.objects.count(), Movie.objects.count(), Rating.objects.count()) == (0, 0, 0)
