@@ -27,9 +27,10 @@ def handle(exc: Exception, context: dict[str, Any]) -> Response | None:
             response["WWW-Authenticate"] = 'Bearer realm="api"'
         return response
 
-    response = drf_exception_handler(exc, context)
-    if response is None:
+    handled = drf_exception_handler(exc, context)
+    if handled is None:
         return None  # unknown: Django's 500 handling logs it; never swallowed into a 200
+    response = handled
 
     if isinstance(exc, exceptions.ValidationError):
         response.data = {

@@ -13,9 +13,16 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class ValidationErrorSerializer(ErrorSerializer):
-    errors = serializers.DictField(
+    # Describes the body's "errors" key; this serializer never validates anything, so
+    # shadowing Serializer.errors is harmless.
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
-        help_text="Field name -> messages; `non_field_errors` when the body is not an object.",
+        # Absent when the body is not JSON at all (`parse_error`): there are no fields to name.
+        required=False,
+        help_text=(
+            "Field name -> messages; `non_field_errors` when the body is not an object. "
+            "Absent when the body is not valid JSON (code `parse_error`)."
+        ),
     )
 
 

@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,16 @@ ACTIVE_MARKER_KEY = "recommender:active-version"
 # Without a shared cache (no REDIS_URL), other processes learn of an activation when
 # their cached marker expires; with Redis the activating process overwrites it at once.
 ACTIVE_MARKER_TTL = 10
+
+
+class GateVerdict(TypedDict):
+    """What the gate said about one activation, as stored in ModelVersion.gate."""
+
+    passed: bool
+    reasons: list[str]
+    champion_version: int | None
+    margin: float
+    tolerance: float
 
 
 # The longest list the API hands out; answers are cached at this length and sliced.
@@ -220,7 +230,7 @@ def model_version_register(
     seed: int,
     data_fingerprint: str,
     train_seconds: float,
-    gate: dict[str, object],
+    gate: GateVerdict | dict[str, Any],
 ) -> ModelVersion:
     """Store a trained model (inactive) with its evaluation and artifact."""
     library_versions = {
@@ -270,7 +280,7 @@ def reference_figures() -> dict[str, Any] | None:
     return dict(data)
 
 
-def gate_decision(candidate: ModelVersion, *, against: ModelVersion | None) -> dict[str, object]:
+def gate_decision(candidate: ModelVersion, *, against: ModelVersion | None) -> GateVerdict:
     """The gate's verdict on activating ``candidate`` while ``against`` serves.
 
     Three bars: the like-popularity baseline of the candidate's own run (plus a margin),
@@ -313,7 +323,7 @@ def gate_decision(candidate: ModelVersion, *, against: ModelVersion | None) -> d
     }
 
 
-def model_version_activate(*, version: ModelVersion, rollback: bool = False) -> dict[str, object]:
+def model_version_activate(*, version: ModelVersion, rollback: bool = False) -> GateVerdict:
     """Make ``version`` the one that serves, if the gate lets it; returns the decision.
 
     The gate compares with the active version's NDCG@10 (tolerance) and with the
@@ -332,7 +342,7 @@ def model_version_activate(*, version: ModelVersion, rollback: bool = False) -> 
         decision = gate_decision(version, against=None if rollback else current)
         if not decision["passed"]:
             raise ModelRejected(
-                "; ".join(str(reason) for reason in decision["reasons"]) or "the gate refused",
+                "; ".join(decision["reasons"]) or "the gate refused",
                 extra={"gate": decision},
             )
         if current is not None and current.pk == version.pk:

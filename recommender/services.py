@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from recommender import registry
+from recommender.registry import GateVerdict
 from recommender.datasets import training_frames
 from recommender.errors import TrainingDataMissing
 from recommender.evaluation import EvaluationReport, evaluate
@@ -20,7 +22,7 @@ Progress = Callable[[str], None]
 @dataclass(frozen=True)
 class TrainOutcome:
     version: ModelVersion
-    gate: dict[str, object]
+    gate: GateVerdict
     activated: bool
     champion: ModelVersion | None
     # True when nothing was trained: the active version was fitted on this very data.
@@ -60,7 +62,11 @@ def model_train(
         and champion.params == params.to_dict()
     ):
         return TrainOutcome(
-            version=champion, gate=champion.gate, activated=False, champion=champion, skipped=True
+            version=champion,
+            gate=cast(GateVerdict, champion.gate),
+            activated=False,
+            champion=champion,
+            skipped=True,
         )
     started = time.perf_counter()
     say(f"evaluating on held-out raters ({len(frames.ratings)} ratings, 5 folds)")

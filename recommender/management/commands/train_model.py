@@ -55,7 +55,7 @@ class Command(BaseCommand):
                 reference=registry.reference_figures(),
             )
             self.stdout.write(table)
-        for reason in outcome.gate["reasons"]:  # type: ignore[attr-defined]
+        for reason in outcome.gate["reasons"]:
             self.stdout.write(f"  gate: {reason}")
         report = evaluation_report(version)
         like = report.baselines["popularity_likes"].ndcg_at_k
