@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from typing import cast
 
 from recommender import registry
-from recommender.registry import GateVerdict
 from recommender.datasets import training_frames
 from recommender.errors import TrainingDataMissing
 from recommender.evaluation import EvaluationReport, evaluate
 from recommender.models import ModelVersion
 from recommender.profile import Profile
+from recommender.registry import GateVerdict
 from recommender.training import TrainParams, train
 
 Progress = Callable[[str], None]
