@@ -35,6 +35,7 @@ OCCUPATIONS = [
 ]  # fmt: skip
 PROFILE = {"age": 30, "gender": "F", "occupation": "writer", "limit": 3}
 BAD_PROFILE = {**PROFILE, "gender": "m"}
+JSON = {"content_type": "application/json"}
 
 
 @pytest.fixture(scope="module")
@@ -220,6 +221,23 @@ PROVOKE: dict[str, dict[int, Provoke]] = {
 }
 
 
+# More ways to reach a documented status, each with a body the schema must describe too.
+MORE: list[tuple[str, int, Provoke]] = [
+    *[
+        (path, 400, lambda c, r, path=path: c.post(path, b"\xbd", **JSON, **_bearer(r)))
+        for path in (RECOMMEND, AUTHENTICATE)
+    ],
+    *[
+        (path, 400, lambda c, r, path=path: c.post(path, b"{", **JSON, **_bearer(r)))
+        for path in (RECOMMEND, AUTHENTICATE)
+    ],
+    *[
+        (path, 400, lambda c, r, path=path: c.post(path, [1, 2], format="json", **_bearer(r)))
+        for path in (RECOMMEND, AUTHENTICATE)
+    ],
+]
+
+
 def _strict(node: Any) -> Any:
     """The schema with every documented object closed: an undocumented field is an error."""
     if isinstance(node, dict):
@@ -247,8 +265,14 @@ def test_every_documented_status_is_provoked_and_nothing_else(
     assert set(PROVOKE[path]) == _documented(schema, path)
 
 
+CASES = [(p, status, f) for p, by_status in PROVOKE.items() for status, f in by_status.items()]
+CASES += MORE
+
+
 @pytest.mark.parametrize(
-    ("path", "status"), [(path, status) for path, cases in PROVOKE.items() for status in cases]
+    ("path", "status", "provoke"),
+    CASES,
+    ids=[f"{path}-{status}-{i}" for i, (path, status, _) in enumerate(CASES)],
 )
 def test_response_matches_the_documented_schema(
     schema: dict[str, Any],
@@ -256,8 +280,9 @@ def test_response_matches_the_documented_schema(
     request: pytest.FixtureRequest,
     path: str,
     status: int,
+    provoke: Provoke,
 ) -> None:
-    response = PROVOKE[path][status](api_client, request)
+    response = provoke(api_client, request)
 
     assert response.status_code == status, response.content
     assert response["Content-Type"] == "application/json"
