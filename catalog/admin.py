@@ -37,6 +37,11 @@ class _MlIdForm(forms.ModelForm):
         return value
 
 
+def _is_changelist(request: HttpRequest) -> bool:
+    match = request.resolver_match
+    return bool(match and match.url_name and match.url_name.endswith("_changelist"))
+
+
 def _ratings_link(field: str, pk: int, count: int) -> str:
     url = reverse("admin:catalog_rating_changelist") + f"?{field}__id__exact={pk}"
     return format_html('<a href="{}">{}</a>', url, count)
@@ -105,7 +110,7 @@ class MovieAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Movie]:
         queryset = super().get_queryset(request)
-        if request.resolver_match and request.resolver_match.url_name.endswith("_changelist"):
+        if _is_changelist(request):
             # Only the list needs these: annotating the change form's lookup would aggregate
             # the movie's ratings for nothing.
             queryset = queryset.annotate(
@@ -146,7 +151,7 @@ class RaterAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Rater]:
         queryset = super().get_queryset(request)
-        if request.resolver_match and request.resolver_match.url_name.endswith("_changelist"):
+        if _is_changelist(request):
             queryset = queryset.annotate(rating_count=Count("ratings"))
         return queryset
 

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
@@ -354,7 +354,7 @@ def _update(
     if not values:
         return
     table, names, adapt = _columns(model, columns)
-    pk = connection.ops.quote_name(model._meta.pk.column)
+    pk = connection.ops.quote_name(str(model._meta.pk.column))
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # COPY the new values into a scratch table, then one UPDATE ... FROM joins them in.
@@ -383,7 +383,7 @@ def _columns(
 ) -> tuple[str, list[str], list[Callable[[Any], Any]]]:
     """The quoted table and column names, and how to turn each value into a query parameter."""
     quote = connection.ops.quote_name
-    fields = [model._meta.get_field(name) for name in columns]
+    fields = [cast(models.Field, model._meta.get_field(name)) for name in columns]
     adapt: list[Callable[[Any], Any]] = []
     for field in fields:
         if isinstance(field, models.DateTimeField):
@@ -392,7 +392,7 @@ def _columns(
             adapt.append(connection.ops.adapt_datefield_value)
         else:
             adapt.append(_same)
-    return quote(model._meta.db_table), [quote(f.column) for f in fields], adapt
+    return quote(model._meta.db_table), [quote(str(f.column)) for f in fields], adapt
 
 
 def _same(value: Any) -> Any:

@@ -156,8 +156,8 @@ def _members(archive: zipfile.ZipFile, path: Path) -> dict[str, zipfile.ZipInfo]
     folder = next(iter(folders), "ml-100k")
     for name in FILES:
         if name not in found:
-            member = name if folder == "." else f"{folder}/{name}"
-            raise SourceUnreadable(f"{path}:{member}: missing (not an ml-100k zip?)")
+            missing = name if folder == "." else f"{folder}/{name}"
+            raise SourceUnreadable(f"{path}:{missing}: missing (not an ml-100k zip?)")
     return found
 
 

@@ -126,6 +126,16 @@ def test_movie_search_by_title(admin_client: Client) -> None:
     assert [m.title for m in page.context["cl"].result_list] == ["Misérables, Les (1995)"]
 
 
+def test_rater_search_by_id_tolerates_text(admin_client: Client) -> None:
+    make_rater(ml_id=196, zip_code="T8H1N")
+    make_rater(ml_id=197, zip_code="55105")
+    url = reverse("admin:catalog_rater_changelist")
+    by_id = admin_client.get(f"{url}?q=196")
+    by_zip = admin_client.get(f"{url}?q=t8h")
+    assert [r.ml_id for r in by_id.context["cl"].result_list] == [196]
+    assert [r.ml_id for r in by_zip.context["cl"].result_list] == [196]
+
+
 def test_rater_filters(admin_client: Client) -> None:
     make_rater(ml_id=1, gender="F", occupation="writer")
     make_rater(ml_id=2, gender="M", occupation="writer")

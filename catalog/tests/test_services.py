@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 
 from catalog import services
@@ -368,3 +369,16 @@ def test_failure_after_dropping_foreign_keys_rolls_back_the_drop_too(
 
     assert _rating_foreign_keys() == before
     assert (Genre.objects.count(), Movie.objects.count(), Rating.objects.count()) == (0, 0, 0)
+
+
+def test_demo_fixture_is_the_tiny_data_set(movielens_tiny: Path) -> None:
+    demo = movielens_tiny.parent / "catalog_demo.json"
+    call_command("loaddata", str(demo), verbosity=0)
+    loaded = catalogue_content()
+    for model in (Rating, Rater, Movie, Genre):
+        model.objects.all().delete()
+
+    movielens_ingest(source=movielens_tiny)
+
+    assert catalogue_content() == loaded
+    assert len(loaded["ratings"]) == 30

@@ -119,7 +119,8 @@ class FakeOpener:
     """Stands in for urllib: serves fixed bytes and records what was asked for."""
 
     def __init__(self, data: bytes, *, length: int | None = None) -> None:
-        self.data, self.length, self.urls = data, length, []
+        self.data, self.length = data, length
+        self.urls: list[str] = []
 
     def __call__(self, url: str) -> contextlib.AbstractContextManager[FakeResponse]:
         self.urls.append(url)
