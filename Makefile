@@ -15,7 +15,7 @@ export MOVIELENS_DIR ?= $(SHARED_DATA)
 endif
 
 .PHONY: help install dev serve migrate ingest train gate test test-fast check lint format typecheck \
-        lint-docker bench bench-ingest bench-auth bench-scoring loadtest up clean
+        lint-docker bench bench-ingest bench-auth bench-scoring loadtest fuzz up clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ gate: install ## Train a candidate, print candidate vs champion vs baselines; no
 
 test: install ## Run the whole test suite (SQLite, or Postgres when DATABASE_URL is set)
 	$(PY) -m pytest
+
+fuzz: install ## Schemathesis against a running server: zero server errors
+	$(PY) benchmarks/fuzz_api.py
 
 check: install lint typecheck ## Lint, types, migrations and Django system checks
 	DJANGO_DEBUG=1 $(PY) manage.py makemigrations --check --dry-run

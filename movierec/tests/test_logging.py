@@ -26,7 +26,8 @@ PROFILE = {"age": 30, "gender": "F", "occupation": "writer", "limit": 3}
 
 def _project_json_formatter() -> logging.Formatter:
     """The formatter the console handler uses when LOG_FORMAT=json, built from settings."""
-    config = dict(settings.LOGGING["formatters"]["json"])
+    logging_config: dict[str, Any] = settings.LOGGING
+    config = dict(logging_config["formatters"]["json"])
     factory = import_string(config.pop("()"))
     formatter: logging.Formatter = factory(**config)
     return formatter

@@ -31,7 +31,7 @@ from recommender.tests.conftest import build_catalogue
 pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parents[2]
-PROFILE = {"age": 30, "gender": "F", "occupation": "writer", "limit": 3}
+PROFILE: dict[str, Any] = {"age": 30, "gender": "F", "occupation": "writer", "limit": 3}
 RECOMMEND_200 = {"endpoint": "api/recommend", "method": "POST", "status": "200"}
 
 

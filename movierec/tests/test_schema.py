@@ -20,7 +20,6 @@ from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.core.management import call_command
 from drf_spectacular.generators import SchemaGenerator
-from rest_framework.response import Response
 from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +34,7 @@ OCCUPATIONS = [
 ]  # fmt: skip
 PROFILE = {"age": 30, "gender": "F", "occupation": "writer", "limit": 3}
 BAD_PROFILE = {**PROFILE, "gender": "m"}
-JSON = {"content_type": "application/json"}
+JSON: dict[str, Any] = {"content_type": "application/json"}
 
 
 @pytest.fixture(scope="module")
@@ -168,10 +167,11 @@ def test_swagger_ui_is_served_from_local_static_files(api_client: APIClient) -> 
 
 # --- the views agree with the schema ----------------------------------------------------------
 
-Provoke = Callable[[APIClient, pytest.FixtureRequest], Response]
+# Returns the test client's response (an HttpResponse with `.json()`).
+Provoke = Callable[[APIClient, pytest.FixtureRequest], Any]
 
 
-def _bearer(request: pytest.FixtureRequest) -> dict[str, str]:
+def _bearer(request: pytest.FixtureRequest) -> dict[str, Any]:
     return {"HTTP_AUTHORIZATION": f"Bearer {request.getfixturevalue('auth_token')}"}
 
 
@@ -183,7 +183,7 @@ def _oversized(field: str) -> dict[str, Any]:
     return {field: "x" * (settings.API_MAX_BODY_BYTES + 1)}
 
 
-def _throttled(client: APIClient, request: pytest.FixtureRequest) -> Response:
+def _throttled(client: APIClient, request: pytest.FixtureRequest) -> Any:
     settings_fixture = request.getfixturevalue("settings")
     settings_fixture.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
@@ -194,7 +194,7 @@ def _throttled(client: APIClient, request: pytest.FixtureRequest) -> Response:
     return client.post(AUTHENTICATE, {"key": "nope"}, format="json")
 
 
-def _recommend_served(client: APIClient, request: pytest.FixtureRequest) -> Response:
+def _recommend_served(client: APIClient, request: pytest.FixtureRequest) -> Any:
     request.getfixturevalue("trained")
     return client.post(RECOMMEND, PROFILE, format="json", **_bearer(request))
 
