@@ -40,7 +40,7 @@ class MalformedData(IngestError):
         self.line = line
 
 
-class ConcurrentChange(IngestError):
-    """Someone wrote the same rows while the ingest ran; nothing was written, retry."""
+class IngestConflict(IngestError):
+    """The database refused the data: rows added by hand (or during the run) clash with it."""
 
-    code = "concurrent_change"
+    code = "ingest_conflict"

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
-from catalog.errors import ConcurrentChange, MalformedData
+from catalog.errors import IngestConflict, MalformedData
 from catalog.models import Genre, Movie, Rater, Rating
 from catalog.movielens import MovieLensData, MovieLensFormatError, parse_dataset
 from catalog.selectors import catalogue_version_refresh
@@ -64,7 +64,7 @@ class IngestReport:
 
     @property
     def changed(self) -> bool:
-        return any(self._counts()[name].written for name in self._counts())
+        return any(counts.written for counts in self._counts().values())
 
     def _counts(self) -> dict[str, EntityCounts]:
         return {
@@ -99,7 +99,7 @@ def movielens_ingest(
     steps; ``opener`` replaces urllib for downloads.
 
     Raises an `IngestError` subclass (`SourceNotFound`, `SourceUnreadable`, `DownloadFailed`,
-    `ChecksumMismatch`, `MalformedData` with file and line, `ConcurrentChange`); then nothing
+    `ChecksumMismatch`, `MalformedData` with file and line, `IngestConflict`); then nothing
     has been written.
     """
     if md5 is DEFAULT:
@@ -122,16 +122,14 @@ def movielens_ingest(
             data,
             origin=files.origin,
             progress=progress,
-            # Checking foreign keys in bulk alters tables, which Postgres refuses while the
-            # transaction holds deferred checks; ours has none of those, a caller's might.
-            bulk_key_checks=not connection.in_atomic_block,
+            own_transaction=not connection.in_atomic_block,
         )
     except IntegrityError as exc:
-        # Every row was checked beforehand, so only a concurrent writer (staff adding a movie
-        # with the same MovieLens id mid-run) gets here; the transaction has rolled back.
-        raise ConcurrentChange(
-            f"{files.origin}: the database changed during the ingest ({exc}); nothing was "
-            "written, run it again"
+        # Every row was checked beforehand, so this is a clash with rows not from the source:
+        # staff adding the same MovieLens id mid-run, or a hand-made genre of the same name.
+        raise IngestConflict(
+            f"{files.origin}: the database refused the data ({str(exc).strip()}); rows "
+            "added by hand or by a concurrent writer clash with the source; nothing was written"
         ) from exc
 
 
@@ -142,15 +140,18 @@ def _report(progress: Progress | None, step: str, done: int, total: int | None) 
 
 @transaction.atomic
 def _write(
-    data: MovieLensData, *, origin: str, progress: Progress | None, bulk_key_checks: bool
+    data: MovieLensData, *, origin: str, progress: Progress | None, own_transaction: bool
 ) -> IngestReport:
+    """Write in one transaction. ``own_transaction``: no caller's transaction surrounds it,
+    so Postgres-wide settings for this transaction are ours to choose."""
     if connection.vendor == "postgresql":
-        # One ingest at a time: a second waits here instead of racing on the same rows.
         with connection.cursor() as cursor:
+            # One ingest at a time: a second waits here instead of racing on the same rows.
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_INGEST_LOCK_KEY])
-            # The ingest can always be run again, so it need not wait for the WAL flush; a
-            # crash right after commit loses at most this run, never consistency.
-            cursor.execute("SET LOCAL synchronous_commit = off")
+            if own_transaction:
+                # The ingest can always be run again, so it need not wait for the WAL flush:
+                # a crash right after commit loses at most this run, never consistency.
+                cursor.execute("SET LOCAL synchronous_commit = off")
     now = timezone.now()
     genres = _sync(Genre, ("ml_id", "name"), data.genres, progress=progress)
     genre_pk = dict(Genre.objects.values_list("ml_id", "pk"))
@@ -186,7 +187,9 @@ def _write(
         ],
         keys=2,
         progress=progress,
-        bulk_key_checks=bulk_key_checks,
+        # Checking foreign keys in bulk alters tables, which Postgres refuses while the
+        # transaction holds deferred checks; ours has none of those, a caller's might.
+        bulk_key_checks=own_transaction,
     )
     report = IngestReport(
         source=origin,
@@ -415,8 +418,8 @@ def _copy(
         "\t".join([f(v) for f, v in zip(formats, row, strict=True)]) + "\n" for row in rows
     )
     source = _ReportingReader(text, progress=progress, step=step, total=len(rows))
-    with connection.cursor() as cursor:
-        # psycopg2's copy_expert, reached through Django's cursor wrapper.
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        # psycopg2's copy_expert, through Django's wrapper so errors become django.db errors.
         cursor.cursor.copy_expert(f"COPY {table} ({', '.join(names)}) FROM STDIN", source)
 
 

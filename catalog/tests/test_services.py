@@ -13,11 +13,11 @@ from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 
 from catalog import services
-from catalog.errors import ChecksumMismatch, ConcurrentChange, IngestError, MalformedData
+from catalog.errors import ChecksumMismatch, IngestConflict, IngestError, MalformedData
 from catalog.models import Genre, Movie, Rater, Rating
 from catalog.selectors import CATALOGUE_VERSION_KEY, catalogue_version
 from catalog.services import EntityCounts, IngestReport, movielens_ingest
-from catalog.tests.factories import make_movie
+from catalog.tests.factories import make_genre, make_movie
 from catalog.tests.helpers import catalogue_content, catalogue_snapshot, make_zip, md5_of
 
 pytestmark = pytest.mark.django_db
@@ -241,24 +241,19 @@ def test_failure_while_writing_rolls_everything_back(
     assert catalogue_snapshot() == before
 
 
-def test_integrity_error_from_a_concurrent_writer_is_reported(
-    movielens_tiny: Path, monkeypatch: pytest.MonkeyPatch
+def test_clash_with_a_hand_made_row_is_a_conflict_and_writes_nothing(
+    movielens_tiny: Path,
 ) -> None:
-    def collide(*args: Any, **kwargs: Any) -> Any:
-        raise IntegrityError("duplicate key value violates unique constraint")
+    # Staff made a "Thriller" genre by hand; the source brings its own under id 5.
+    make_genre(ml_id=100, name="Thriller")
+    before = catalogue_snapshot()
 
-    monkeypatch.setattr(services, "_sync_movie_genres", collide)
-
-    with pytest.raises(ConcurrentChange, match="the database changed during the ingest"):
+    with pytest.raises(IngestConflict) as caught:
         movielens_ingest(source=movielens_tiny)
 
-    assert catalogue_snapshot() == {
-        "genres": [],
-        "movies": [],
-        "movie_genres": [],
-        "raters": [],
-        "ratings": [],
-    }
+    assert caught.value.message.startswith(f"{movielens_tiny}: the database refused the data (")
+    assert caught.value.message.endswith("clash with the source; nothing was written")
+    assert catalogue_snapshot() == before
 
 
 def test_download_with_checksum_from_a_local_server(
