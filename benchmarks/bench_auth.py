@@ -121,7 +121,7 @@ def main() -> None:
     old_config = setup_databases(verbosity=0, interactive=False)
     try:
         _, raw_key = api_key_create(name="bench")
-        print(f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}")
+        print(f"database: {str(settings.DATABASES['default']['ENGINE']).rsplit('.', 1)[-1]}")
         print(f"{'what':58} {'median':>9} {'best':>9}  (ms per call, {n} calls x 5)")
         bench_backend("locmem", LOCMEM, raw_key, n)
         redis = redis_caches()

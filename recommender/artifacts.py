@@ -143,9 +143,7 @@ def _write_archive(arrays: dict[str, np.ndarray]) -> bytes:
     return buffer.getvalue()
 
 
-def _open(
-    data: bytes, expected_sha256: str
-) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def _open(data: bytes, expected_sha256: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     if sha256_hex(data) != expected_sha256.strip().lower():
         raise ArtifactTampered(
             f"artifact SHA-256 is {sha256_hex(data)}, expected {expected_sha256}"
@@ -187,14 +185,12 @@ def _check_compatible(header: Any) -> None:
     written = str(header.get("sklearn_version", ""))
     if _major_minor(written) != _major_minor(sklearn.__version__):
         raise ArtifactIncompatible(
-            f"artifact written with scikit-learn {written or '?'}, "
-            f"running {sklearn.__version__}"
+            f"artifact written with scikit-learn {written or '?'}, running {sklearn.__version__}"
         )
     written_numpy = str(header.get("numpy_version", ""))
     if written_numpy.split(".")[0] != np.__version__.split(".")[0]:
         raise ArtifactIncompatible(
-            f"artifact written with numpy {written_numpy or '?'}, "
-            f"running {np.__version__}"
+            f"artifact written with numpy {written_numpy or '?'}, running {np.__version__}"
         )
 
 

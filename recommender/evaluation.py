@@ -43,11 +43,7 @@ def ndcg_at_k(ranked: Sequence[int], relevant: Collection[int], k: int) -> float
     """Binary-relevance NDCG@k; the ideal DCG puts min(|relevant|, k) hits first."""
     if not relevant:
         raise ValueError("NDCG is undefined for an empty relevant set")
-    dcg = sum(
-        1.0 / math.log2(rank + 2)
-        for rank, item in enumerate(ranked[:k])
-        if item in relevant
-    )
+    dcg = sum(1.0 / math.log2(rank + 2) for rank, item in enumerate(ranked[:k]) if item in relevant)
     ideal = sum(1.0 / math.log2(rank + 2) for rank in range(min(len(relevant), k)))
     return dcg / ideal
 
@@ -59,18 +55,14 @@ def precision_at_k(ranked: Sequence[int], relevant: Collection[int], k: int) -> 
     return sum(1 for item in ranked[:k] if item in relevant) / k
 
 
-def rmse(
-    y_true: Sequence[float] | np.ndarray, y_pred: Sequence[float] | np.ndarray
-) -> float:
+def rmse(y_true: Sequence[float] | np.ndarray, y_pred: Sequence[float] | np.ndarray) -> float:
     error = np.asarray(y_true, dtype=np.float64) - np.asarray(y_pred, dtype=np.float64)
     if not error.size:
         raise ValueError("rmse of nothing")
     return float(np.sqrt(np.mean(error**2)))
 
 
-def mae(
-    y_true: Sequence[float] | np.ndarray, y_pred: Sequence[float] | np.ndarray
-) -> float:
+def mae(y_true: Sequence[float] | np.ndarray, y_pred: Sequence[float] | np.ndarray) -> float:
     error = np.asarray(y_true, dtype=np.float64) - np.asarray(y_pred, dtype=np.float64)
     if not error.size:
         raise ValueError("mae of nothing")
@@ -178,9 +170,7 @@ class EvaluationReport:
             **self.model.to_dict(k),
             "rmse": self.rmse,
             "segment_ndcg": dict(self.segment_ndcg),
-            "baselines": {
-                name: metrics.to_dict(k) for name, metrics in self.baselines.items()
-            },
+            "baselines": {name: metrics.to_dict(k) for name, metrics in self.baselines.items()},
             "rating_baselines": {
                 name: dict(values) for name, values in self.rating_baselines.items()
             },
@@ -240,9 +230,7 @@ def passes_gate(
     baseline = candidate.baselines.get(LIKE_POPULARITY)
     if baseline is None:
         passed = False
-        reasons.append(
-            f"the report has no {LIKE_POPULARITY} baseline to compare NDCG@{k} with"
-        )
+        reasons.append(f"the report has no {LIKE_POPULARITY} baseline to compare NDCG@{k} with")
     else:
         needed = baseline.ndcg_at_k + margin
         if ndcg >= needed:
@@ -308,9 +296,7 @@ class _RankerTally:
             ndcg_at_k=float(np.mean(ndcg)),
             precision_at_k=float(np.mean(precision)),
             distinct_lists=len(self.lists),
-            mean_jaccard_distance=(
-                float(np.mean(self.fold_jaccard)) if self.fold_jaccard else 0.0
-            ),
+            mean_jaccard_distance=(float(np.mean(self.fold_jaccard)) if self.fold_jaccard else 0.0),
             coverage=float(self.shown.mean()) if len(self.shown) else 0.0,
             per_fold_ndcg=ndcg,
             per_fold_precision=precision,
@@ -456,8 +442,7 @@ def evaluate(
         baselines={name: t.metrics() for name, t in baseline_tallies.items()},
         rating_baselines=rating_baselines,
         segment_ndcg={
-            segment: float(np.mean(values))
-            for segment, values in sorted(segment_values.items())
+            segment: float(np.mean(values)) for segment, values in sorted(segment_values.items())
         },
         params=params.to_dict(),
         elapsed_seconds=time.perf_counter() - started,

@@ -45,9 +45,7 @@ GENRES: tuple[str, ...] = (
 AGE_BUCKET_STARTS: tuple[int, ...] = (MIN_AGE, 18, 25, 35, 45, 50, 56)
 AGE_BUCKETS: tuple[str, ...] = tuple(
     f"{start}-{end - 1}"
-    for start, end in zip(
-        AGE_BUCKET_STARTS, (*AGE_BUCKET_STARTS[1:], MAX_AGE + 1), strict=True
-    )
+    for start, end in zip(AGE_BUCKET_STARTS, (*AGE_BUCKET_STARTS[1:], MAX_AGE + 1), strict=True)
 )
 # The smooth age terms are clamped to the ages seen in ml-100k so that a 120-year-old
 # is not extrapolated along a parabola fitted on 7-73.
@@ -124,9 +122,7 @@ def encode_profiles(
         raise ValueError(f"unknown gender(s) {sorted(map(str, unknown_genders))}")
     unknown_occupations = set(occupation.tolist()) - set(OCCUPATIONS)
     if unknown_occupations:
-        raise ValueError(
-            f"unknown occupation(s) {sorted(map(str, unknown_occupations))}"
-        )
+        raise ValueError(f"unknown occupation(s) {sorted(map(str, unknown_occupations))}")
 
     rows = np.arange(n)
     x = np.zeros((n, N_FEATURES))
@@ -136,9 +132,7 @@ def encode_profiles(
     female = np.array([_GENDER_WEIGHTS[g][1] for g in gender.tolist()])
     x[:, _GENDER_AT] = male
     x[:, _GENDER_AT + 1] = female
-    occupation_index = np.array(
-        [_OCCUPATION_INDEX[o] for o in occupation.tolist()], dtype=np.int64
-    )
+    occupation_index = np.array([_OCCUPATION_INDEX[o] for o in occupation.tolist()], dtype=np.int64)
     x[rows, _OCCUPATION_AT + occupation_index] = 1.0
     x[rows, _AGE_GENDER_AT + bucket] = male
     x[rows, _AGE_GENDER_AT + _N_BUCKETS + bucket] = female

@@ -45,9 +45,7 @@ class Profile:
         if not isinstance(self.age, int) or isinstance(self.age, bool):
             raise ValueError(f"age must be an integer, got {self.age!r}")
         if not MIN_AGE <= self.age <= MAX_AGE:
-            raise ValueError(
-                f"age must be between {MIN_AGE} and {MAX_AGE}, got {self.age}"
-            )
+            raise ValueError(f"age must be between {MIN_AGE} and {MAX_AGE}, got {self.age}")
         if self.gender not in GENDERS:
             raise ValueError(f"gender must be one of {GENDERS}, got {self.gender!r}")
         if self.occupation not in OCCUPATIONS:

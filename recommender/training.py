@@ -98,9 +98,7 @@ class RecommenderModel:
 
     def prior_columns(self, genre_flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(weights (n_features, n), intercept (n,)) for movies given by genre flags."""
-        flags = np.asarray(genre_flags, dtype=np.float64).reshape(
-            -1, len(self.genre_names)
-        )
+        flags = np.asarray(genre_flags, dtype=np.float64).reshape(-1, len(self.genre_names))
         columns = self.genre_prior_bias + flags @ self.genre_prior_coef
         return columns[:, 1:].T, columns[:, 0]
 
@@ -137,9 +135,7 @@ def train(
         raise ValueError("raters has duplicate rater_id values")
     all_movie_ids, all_flags, genre_names = genre_matrix(movies)
 
-    known = ratings[
-        ratings["rater_id"].isin(rater_ids) & ratings["movie_id"].isin(all_movie_ids)
-    ]
+    known = ratings[ratings["rater_id"].isin(rater_ids) & ratings["movie_id"].isin(all_movie_ids)]
     if known.empty:
         raise ValueError("no ratings link the given raters and movies")
     rated_by = np.isin(rater_ids, known["rater_id"].to_numpy())
