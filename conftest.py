@@ -44,6 +44,13 @@ def api_client() -> APIClient:
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hasher(settings: Any) -> None:
+    # Staff users in admin tests need a password hash; PBKDF2's million rounds are not the
+    # thing under test.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
     # Throttles, key state and model-version markers live in the cache; tests start clean.
     cache.clear()

@@ -3,15 +3,34 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import wraps
 
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_safe
 
 from recommender.errors import ModelNotReady
 from recommender.registry import active_model
 
 logger = logging.getLogger(__name__)
+
+Probe = Callable[[HttpRequest], JsonResponse]
+
+
+def require_safe(view: Probe) -> Probe:
+    """GET and HEAD only; anything else is a 405 in the API's error shape."""
+
+    @wraps(view)
+    def probe(request: HttpRequest) -> JsonResponse:
+        if request.method not in ("GET", "HEAD"):
+            return JsonResponse(
+                {"detail": f'Method "{request.method}" not allowed.', "code": "method_not_allowed"},
+                status=405,
+                headers={"Allow": "GET, HEAD"},
+            )
+        return view(request)
+
+    return probe
 
 
 @require_safe

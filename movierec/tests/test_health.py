@@ -89,6 +89,10 @@ def test_probes_refuse_writes_with_405(api_client: APIClient, path: str, method:
 
     assert response.status_code == 405
     assert response["Allow"] == "GET, HEAD"
+    assert response.json() == {
+        "detail": f'Method "{method.upper()}" not allowed.',
+        "code": "method_not_allowed",
+    }
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz"])
