@@ -33,7 +33,7 @@ def comparison_table(
     ]
     segments = sorted(set(candidate.segment_ndcg) | set(champion.segment_ndcg if champion else ()))
     rows += [(f"NDCG {segment}", f"segment:{segment}", "{:.4f}") for segment in segments]
-    width = 22
+    width = 30
     lines = ["metric".ljust(width) + "".join(name.rjust(12) for name, _ in columns)]
     for label, key, fmt in rows:
         cells = []
