@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from drf_spectacular.utils import (
@@ -48,6 +49,12 @@ class RecommendView(APIView):
         gender = StrictChoiceField(choices=GENDERS)
         occupation = StrictChoiceField(choices=OCCUPATIONS)
         limit = StrictIntegerField(min_value=1, max_value=100, default=10, required=False)
+
+        def get_fields(self) -> dict[str, serializers.Field]:
+            # DRF deep-copies every declared field for every request (a third of this
+            # view's cost, mostly re-building the 21 occupation choices). These fields hold
+            # no per-request state, so a shallow copy per instance is enough.
+            return {name: copy.copy(field) for name, field in self._declared_fields.items()}
 
     @extend_schema(
         operation_id="recommend",

@@ -12,6 +12,7 @@ from recommender.models import ModelVersion
 from recommender.profile import Profile
 from recommender.services import recommendations_for
 from recommender.tests.conftest import ACTION, ROMANCE
+from recommender.views import RecommendView
 
 pytestmark = pytest.mark.django_db
 
@@ -218,3 +219,15 @@ def test_if_not_post_then_405_with_allow(
         "detail": f'Method "{method.upper()}" not allowed.',
         "code": "method_not_allowed",
     }
+
+
+def test_if_requests_served_then_declared_fields_stay_unbound(
+    trained: ModelVersion, auth_client: APIClient
+) -> None:
+    # The input serializer shallow-copies its fields per request; the class's own
+    # declared fields must never be bound to (or changed by) a request.
+    auth_client.post(URL, GOOD, format="json")
+    auth_client.post(URL, {**GOOD, "age": "x"}, format="json")
+    declared = RecommendView.InputSerializer._declared_fields
+    assert all(field.parent is None for field in declared.values())
+    assert declared["limit"].default == 10
