@@ -74,7 +74,7 @@ def redis_caches() -> dict[str, dict[str, str]] | None:
         redis.Redis.from_url(url, socket_connect_timeout=1).ping()
     except Exception:  # an unreachable Redis only skips its rows
         return None
-    return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+    return {"default": {"BACKEND": "movierec.cache.PooledRedisCache", "LOCATION": url}}
 
 
 def bench_backend(label: str, caches: dict[str, dict[str, str]], raw_key: str, n: int) -> None:
