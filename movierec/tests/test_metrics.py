@@ -3,13 +3,9 @@ recommendations; aggregated across gunicorn workers in multiprocess mode."""
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -18,19 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
-from django.db import connection
 from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
 from accounts.services import api_key_create
+from movierec.tests.live import ROOT, gunicorn_server, post_json
 from recommender.models import ModelVersion
 from recommender.services import model_train
 from recommender.tests.conftest import build_catalogue
 
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parents[2]
 PROFILE: dict[str, Any] = {"age": 30, "gender": "F", "occupation": "writer", "limit": 3}
 RECOMMEND_200 = {"endpoint": "api/recommend", "method": "POST", "status": "200"}
 
@@ -126,79 +120,12 @@ def test_metrics_need_no_token(api_client: APIClient) -> None:
 # --- several gunicorn workers -----------------------------------------------------------------
 
 
-def _require_shared_services() -> None:
-    if connection.vendor != "postgresql" or not settings.REDIS_URL:
-        message = "needs DATABASE_URL=postgres://... and REDIS_URL (shared by the workers)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _post(url: str, body: dict[str, Any], token: str | None = None) -> tuple[int, Any]:
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
 @pytest.fixture
 def two_worker_server(tmp_path: Path) -> Iterator[tuple[str, Path, int]]:
     """gunicorn with 2 workers in Prometheus multiprocess mode: (base URL, samples dir, pid)."""
-    _require_shared_services()
-    db = settings.DATABASES["default"]
-    database_url = (
-        f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    )
-    port = _free_port()
     metrics_dir = tmp_path / "prometheus"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": str(settings.REDIS_URL),
-        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
-        "JWT_SIGNING_KEY": str(settings.SIMPLE_JWT["SIGNING_KEY"]),
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "DJANGO_DEBUG": "0",
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_WORKERS": "2",
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-        "ACCESS_LOG": "0",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "movierec.wsgi"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=1):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("gunicorn did not start")
-                time.sleep(0.2)
-        yield base, metrics_dir, process.pid
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+    with gunicorn_server(workers=2, metrics_dir=metrics_dir) as (base, pid):
+        yield base, metrics_dir, pid
 
 
 @pytest.mark.slow
@@ -210,7 +137,7 @@ def test_metrics_aggregate_requests_across_gunicorn_workers(
     build_catalogue()
     version = model_train(seed=42).version
     _, raw = api_key_create(name="metrics")
-    status, body = _post(f"{base}/api/authenticate", {"key": raw})
+    status, body = post_json(f"{base}/api/authenticate", {"key": raw})
     assert status == 200
     token = body["token"]
     requests = 40
@@ -218,7 +145,9 @@ def test_metrics_aggregate_requests_across_gunicorn_workers(
     # Concurrent clients: a sync worker serves one request at a time, so both must take part.
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = list(
-            pool.map(lambda _: _post(f"{base}/api/recommend", PROFILE, token)[0], range(requests))
+            pool.map(
+                lambda _: post_json(f"{base}/api/recommend", PROFILE, token)[0], range(requests)
+            )
         )
     assert statuses == [200] * requests
     # Each process that counted something has its own counter_<pid>.db; the master counts none.

@@ -1,10 +1,9 @@
 """Accuracy test on the real ml-100k (marked ``dataset``): the model meets its targets.
 
 The files are read here, not in production code: the service gets its frames from the
-database. Missing data is a skip locally and a failure when ``CI`` is set.
+database. The root ``movielens_dir`` fixture skips locally and fails in CI without the data.
 """
 
-import os
 import time
 from pathlib import Path
 
@@ -16,19 +15,6 @@ from recommender.features import GENRES
 from recommender.training import train
 
 pytestmark = pytest.mark.dataset
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _movielens_dir() -> Path:
-    configured = os.environ.get("MOVIELENS_DIR")
-    path = Path(configured) if configured else REPO_ROOT.parent / "shared/data/ml-100k"
-    if not (path / "u.data").is_file():
-        message = f"the real ml-100k is not at {path} (set MOVIELENS_DIR)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 def _frames(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -52,8 +38,8 @@ def _frames(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
 
 
 @pytest.fixture(scope="module")
-def frames() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    return _frames(_movielens_dir())
+def frames(movielens_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    return _frames(movielens_dir)
 
 
 @pytest.fixture(scope="module")

@@ -22,3 +22,13 @@ def test_if_ml_modules_are_imported_then_django_is_not() -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_profile_vocabulary_matches_the_catalogue_choices() -> None:
+    # catalog never imports recommender, so each keeps its own copy of the MovieLens
+    # vocabulary; this keeps the two from drifting apart.
+    from catalog.models import Gender, Occupation
+    from recommender.profile import GENDERS, OCCUPATIONS
+
+    assert tuple(Occupation.values) == OCCUPATIONS
+    assert tuple(Gender.values) == GENDERS

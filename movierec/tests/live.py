@@ -1,0 +1,100 @@
+"""Test helpers for tests that start real gunicorn servers against the test database.
+
+Such servers need a database and a cache that other processes can reach: Postgres and Redis.
+Without them the tests skip locally and fail in CI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def require_shared_services() -> None:
+    if connection.vendor != "postgresql" or not settings.REDIS_URL:
+        message = "needs DATABASE_URL=postgres://... and REDIS_URL (shared by the servers)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def post_json(url: str, body: dict[str, Any], token: str | None = None) -> tuple[int, Any]:
+    """(status, decoded JSON body) of a POST; HTTP errors are answers, not exceptions."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def gunicorn_server(*, workers: int, metrics_dir: Path) -> Iterator[tuple[str, int]]:
+    """A gunicorn on a free loopback port, on the test database and Redis: (base URL, pid)."""
+    require_shared_services()
+    db = settings.DATABASES["default"]
+    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+    bind = f"127.0.0.1:{_free_port()}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{host}:{port}/{db['NAME']}",
+        "REDIS_URL": str(settings.REDIS_URL),
+        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+        "JWT_SIGNING_KEY": str(settings.SIMPLE_JWT["SIGNING_KEY"]),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "DJANGO_DEBUG": "0",
+        "GUNICORN_BIND": bind,
+        "GUNICORN_WORKERS": str(workers),
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "ACCESS_LOG": "0",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "movierec.wsgi"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://{bind}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=1):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"gunicorn did not start at {base}")
+                time.sleep(0.2)
+        yield base, process.pid
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
