@@ -93,6 +93,10 @@ def token_obtain_for_key(*, raw_key: str) -> IssuedToken:
     prefix, dot, secret = raw_key.partition(".")
     if not dot or not secret or len(prefix) != ApiKey.objects.key_generator.prefix_length:
         raise InvalidApiKey()
+    # Issued keys are ASCII letters and digits; anything else (NUL, lone surrogates, other
+    # scripts) is refused before it reaches the database, which could not even compare it.
+    if not (_is_key_text(prefix) and _is_key_text(secret)):
+        raise InvalidApiKey()
     api_key = ApiKey.objects.filter(prefix=prefix).first()
     # `is_valid` is a constant-time comparison of SHA-512 digests (the library's hasher).
     if api_key is None or not api_key.is_valid(raw_key):
@@ -173,3 +177,7 @@ def _check_expiry(expires_at: datetime | None) -> None:
         raise ApiKeyInvalidInput("The expiry must be timezone-aware.")
     if expires_at <= timezone.now():
         raise ApiKeyInvalidInput("The expiry must be in the future.")
+
+
+def _is_key_text(text: str) -> bool:
+    return text.isascii() and text.isalnum()

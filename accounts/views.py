@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.core.validators import ProhibitNullCharactersValidator
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
 from rest_framework.views import APIView
 
 from accounts.services import token_obtain_for_key
@@ -20,9 +22,24 @@ _JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", boo
 
 
 class StrictCharField(serializers.CharField):
-    """A CharField that refuses numbers, booleans, lists and objects instead of coercing them."""
+    """A CharField that refuses numbers, booleans, lists and objects instead of coercing them.
+
+    Any string is accepted as is, NUL and lone surrogates included (DRF refuses those with a
+    400 by default): the schema promises "a string", and a string that cannot be a key is a
+    wrong key, answered 401 by the service.
+    """
 
     default_error_messages = {"invalid": "Must be a string."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators = [
+            validator
+            for validator in self.validators
+            if not isinstance(
+                validator, ProhibitNullCharactersValidator | ProhibitSurrogateCharactersValidator
+            )
+        ]
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
