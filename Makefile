@@ -14,7 +14,7 @@ export MOVIELENS_SOURCE ?= $(SHARED_DATA)
 export MOVIELENS_DIR ?= $(SHARED_DATA)
 endif
 
-.PHONY: help install dev serve migrate ingest train gate test test-fast check lint format typecheck \
+.PHONY: help install dev migrate ingest train gate test check lint format typecheck \
         lint-docker bench bench-ingest bench-auth bench-scoring loadtest fuzz up clean
 
 help: ## List the targets
@@ -30,7 +30,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 install: $(VENV)/.installed ## Create the virtualenv and install pinned requirements
 
 dev: install ## Main job: migrate, ingest ml-100k, train, serve on http://127.0.0.1:$(PORT) (SQLite unless DATABASE_URL)
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(MAKE) --no-print-directory migrate ingest train
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(MAKE) --no-print-directory migrate ingest
+	# A second `make dev` on unchanged data keeps the model it has instead of adding a version.
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py train_model --if-stale
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 migrate: install ## Apply database migrations
