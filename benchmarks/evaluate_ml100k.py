@@ -10,28 +10,30 @@ from pathlib import Path
 
 import pandas as pd
 
+from catalog.movielens import parse_dataset
 from recommender.evaluation import evaluate
-from recommender.features import GENRES
 from recommender.training import train
 
 
 def load(directory: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    ratings = pd.read_csv(
-        directory / "u.data",
-        sep="\t",
-        names=["rater_id", "movie_id", "rating", "timestamp"],
-        usecols=["rater_id", "movie_id", "rating"],
+    """(ratings, raters, movies) frames of an ml-100k folder, keyed by MovieLens ids.
+
+    Read with the project's own parser (Latin-1, checks), so benchmarks and the real-data
+    accuracy test see exactly the rows the ingest would store.
+    """
+    data = parse_dataset(lambda file: (directory / file).read_bytes())
+    ratings = pd.DataFrame(
+        [(r.rater_id, r.movie_id, r.rating) for r in data.ratings],
+        columns=["rater_id", "movie_id", "rating"],
     )
-    raters = pd.read_csv(
-        directory / "u.user",
-        sep="|",
-        names=["rater_id", "age", "gender", "occupation", "zip"],
-        usecols=["rater_id", "age", "gender", "occupation"],
+    raters = pd.DataFrame(
+        [(r.ml_id, r.age, r.gender, r.occupation) for r in data.raters],
+        columns=["rater_id", "age", "gender", "occupation"],
     )
-    items = pd.read_csv(directory / "u.item", sep="|", header=None, encoding="latin-1")
-    movies = pd.DataFrame({"movie_id": items[0].to_numpy()})
-    for i, genre in enumerate(GENRES):
-        movies[genre] = items[5 + i].astype(bool).to_numpy()
+    names = {genre.ml_id: genre.name for genre in data.genres}
+    movies = pd.DataFrame({"movie_id": [movie.ml_id for movie in data.movies]})
+    for genre_id, name in sorted(names.items()):
+        movies[name] = [genre_id in movie.genre_ids for movie in data.movies]
     return ratings, raters, movies
 
 

@@ -1,7 +1,8 @@
 """Accuracy test on the real ml-100k (marked ``dataset``): the model meets its targets.
 
-The files are read here, not in production code: the service gets its frames from the
-database. The root ``movielens_dir`` fixture skips locally and fails in CI without the data.
+The files are read by the benchmarks' loader (on the project's own ml-100k parser), not by
+production code: the service gets its frames from the database. The root ``movielens_dir``
+fixture skips locally and fails in CI without the data.
 """
 
 import time
@@ -10,36 +11,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from benchmarks.evaluate_ml100k import load
 from recommender.evaluation import LIKE_POPULARITY, EvaluationReport, evaluate
-from recommender.features import GENRES
 from recommender.training import train
 
 pytestmark = pytest.mark.dataset
 
 
-def _frames(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    ratings = pd.read_csv(
-        path / "u.data",
-        sep="\t",
-        names=["rater_id", "movie_id", "rating", "timestamp"],
-        usecols=["rater_id", "movie_id", "rating"],
-    )
-    raters = pd.read_csv(
-        path / "u.user",
-        sep="|",
-        names=["rater_id", "age", "gender", "occupation", "zip"],
-        usecols=["rater_id", "age", "gender", "occupation"],
-    )
-    items = pd.read_csv(path / "u.item", sep="|", header=None, encoding="latin-1")
-    movies = pd.DataFrame({"movie_id": items[0].to_numpy()})
-    for offset, genre in enumerate(GENRES):
-        movies[genre] = items[5 + offset].astype(bool).to_numpy()
-    return ratings, raters, movies
-
-
 @pytest.fixture(scope="module")
 def frames(movielens_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    return _frames(movielens_dir)
+    return load(movielens_dir)
 
 
 @pytest.fixture(scope="module")
