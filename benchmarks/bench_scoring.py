@@ -7,10 +7,10 @@ import timeit
 from pathlib import Path
 
 from benchmarks.evaluate_ml100k import load
-from recommender.features import GENRES, encode_profile
-from recommender.profile import Profile
-from recommender.scoring import Scorer
-from recommender.training import train
+from recommender.ml.features import GENRES, encode_profile
+from recommender.ml.profile import Profile
+from recommender.ml.scoring import Scorer
+from recommender.ml.training import train
 
 
 def main() -> None:

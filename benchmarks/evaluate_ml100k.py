@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from catalog.movielens import parse_dataset
-from recommender.evaluation import evaluate
-from recommender.training import train
+from recommender.ml.evaluation import evaluate
+from recommender.ml.training import train
 
 
 def load(directory: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from benchmarks.evaluate_ml100k import load
-from recommender.evaluation import evaluate, rater_folds
-from recommender.training import TrainParams
+from recommender.ml.evaluation import evaluate, rater_folds
+from recommender.ml.training import TrainParams
 
 GRID: dict[str, tuple[Any, ...]] = {
     "alpha": (50.0, 100.0, 200.0, 400.0, 800.0),

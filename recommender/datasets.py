@@ -13,7 +13,7 @@ from catalog import selectors
 
 @dataclass(frozen=True)
 class TrainingFrames:
-    """The frames recommender.training and recommender.evaluation take."""
+    """The frames recommender.ml.training and recommender.ml.evaluation take."""
 
     ratings: pd.DataFrame  # rater_id, movie_id, rating
     raters: pd.DataFrame  # rater_id, age, gender, occupation

@@ -28,14 +28,14 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
-from recommender import artifacts
 from recommender.datasets import Catalogue, catalogue_snapshot
 from recommender.errors import ModelNotReady, ModelRejected
-from recommender.evaluation import EvaluationReport, passes_gate
+from recommender.ml import artifacts
+from recommender.ml.evaluation import EvaluationReport, passes_gate
+from recommender.ml.profile import Profile
+from recommender.ml.scoring import Scorer
+from recommender.ml.training import RecommenderModel
 from recommender.models import ModelVersion
-from recommender.profile import Profile
-from recommender.scoring import Scorer
-from recommender.training import RecommenderModel
 
 logger = logging.getLogger(__name__)
 

@@ -10,11 +10,11 @@ from typing import cast
 from recommender import registry
 from recommender.datasets import training_frames
 from recommender.errors import TrainingDataMissing
-from recommender.evaluation import EvaluationReport, evaluate
+from recommender.ml.evaluation import EvaluationReport, evaluate
+from recommender.ml.profile import Profile
+from recommender.ml.training import TrainParams, train
 from recommender.models import ModelVersion
-from recommender.profile import Profile
 from recommender.registry import GateVerdict
-from recommender.training import TrainParams, train
 
 Progress = Callable[[str], None]
 

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from movierec.metrics import RECOMMENDATIONS, RECOMMENDED_ITEMS
 from movierec.schema import error_responses
-from recommender.profile import GENDERS, MAX_AGE, MIN_AGE, OCCUPATIONS, Profile
+from recommender.ml.profile import GENDERS, MAX_AGE, MIN_AGE, OCCUPATIONS, Profile
 from recommender.services import recommendations_for
 
 

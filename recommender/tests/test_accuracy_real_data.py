@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from benchmarks.evaluate_ml100k import load
-from recommender.evaluation import LIKE_POPULARITY, EvaluationReport, evaluate
-from recommender.training import train
+from recommender.ml.evaluation import LIKE_POPULARITY, EvaluationReport, evaluate
+from recommender.ml.training import train
 
 pytestmark = pytest.mark.dataset
 

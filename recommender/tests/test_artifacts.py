@@ -1,4 +1,4 @@
-"""Pure tests of recommender.artifacts: round trip and every refusal."""
+"""Pure tests of recommender.ml.artifacts: round trip and every refusal."""
 
 import hashlib
 import io
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import sklearn
 
-from recommender.artifacts import (
+from recommender.ml.artifacts import (
     FORMAT_VERSION,
     ArtifactCorrupt,
     ArtifactError,
@@ -18,8 +18,8 @@ from recommender.artifacts import (
     loads,
     read_meta,
 )
+from recommender.ml.training import RecommenderModel, TrainParams, train
 from recommender.tests import _synthetic
-from recommender.training import RecommenderModel, TrainParams, train
 
 
 def _model() -> RecommenderModel:

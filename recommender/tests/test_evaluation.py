@@ -1,4 +1,4 @@
-"""Pure tests of recommender.evaluation: metrics, folds, the protocol and the gate."""
+"""Pure tests of recommender.ml.evaluation: metrics, folds, the protocol and the gate."""
 
 import json
 import math
@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from recommender.evaluation import (
+from recommender.ml.evaluation import (
     COUNT_POPULARITY,
     LIKE_POPULARITY,
     EvaluationReport,
@@ -22,8 +22,8 @@ from recommender.evaluation import (
     rater_folds,
     rmse,
 )
+from recommender.ml.training import TrainParams
 from recommender.tests import _synthetic
-from recommender.training import TrainParams
 
 
 def test_if_hits_are_at_ranks_1_and_3_then_ndcg_is_hand_computed_value() -> None:

@@ -1,10 +1,10 @@
-"""Pure tests of recommender.features."""
+"""Pure tests of recommender.ml.features."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from recommender.features import (
+from recommender.ml.features import (
     AGE_BUCKETS,
     FEATURE_NAMES,
     N_FEATURES,
@@ -15,7 +15,7 @@ from recommender.features import (
     genre_matrix,
     like_matrix,
 )
-from recommender.profile import Profile
+from recommender.ml.profile import Profile
 
 
 def _row(x: np.ndarray) -> dict[str, float]:

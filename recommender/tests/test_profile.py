@@ -1,8 +1,8 @@
-"""Pure tests of recommender.profile."""
+"""Pure tests of recommender.ml.profile."""
 
 import pytest
 
-from recommender.profile import GENDERS, MAX_AGE, MIN_AGE, OCCUPATIONS, Profile
+from recommender.ml.profile import GENDERS, MAX_AGE, MIN_AGE, OCCUPATIONS, Profile
 
 
 def test_if_values_are_valid_then_profile_keeps_them() -> None:

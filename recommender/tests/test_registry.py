@@ -8,8 +8,9 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from catalog.models import Genre, Movie
-from recommender import artifacts, registry
+from recommender import registry
 from recommender.errors import ModelNotReady, ModelRejected
+from recommender.ml import artifacts
 from recommender.models import ModelVersion
 from recommender.services import model_train
 

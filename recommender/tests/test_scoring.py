@@ -1,13 +1,13 @@
-"""Pure tests of recommender.scoring."""
+"""Pure tests of recommender.ml.scoring."""
 
 import numpy as np
 import pytest
 
-from recommender.features import encode_profile
-from recommender.profile import Profile
-from recommender.scoring import Scorer, rank_positions
+from recommender.ml.features import encode_profile
+from recommender.ml.profile import Profile
+from recommender.ml.scoring import Scorer, rank_positions
+from recommender.ml.training import RecommenderModel, TrainParams, train
 from recommender.tests import _synthetic
-from recommender.training import RecommenderModel, TrainParams, train
 
 WOMAN = Profile(30, "F", "engineer")
 MAN = Profile(30, "M", "engineer")

@@ -10,8 +10,8 @@ import pytest
 from catalog.models import Genre, Movie, Rating
 from recommender import registry
 from recommender.errors import ModelNotReady, TrainingDataMissing
+from recommender.ml.profile import Profile
 from recommender.models import ModelVersion
-from recommender.profile import Profile
 from recommender.services import model_evaluate, model_train, recommendations_for
 from recommender.tests.conftest import ACTION, COMEDY, ROMANCE, TWIN
 

@@ -1,13 +1,13 @@
-"""Pure tests of recommender.training on tiny synthetic data."""
+"""Pure tests of recommender.ml.training on tiny synthetic data."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from recommender.features import FEATURE_NAMES, encode_profile
-from recommender.profile import Profile
+from recommender.ml.features import FEATURE_NAMES, encode_profile
+from recommender.ml.profile import Profile
+from recommender.ml.training import RecommenderModel, TrainParams, train
 from recommender.tests import _synthetic
-from recommender.training import RecommenderModel, TrainParams, train
 
 CRISP = TrainParams(alpha=1.0)
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from recommender.ml.profile import Profile
 from recommender.models import ModelVersion
-from recommender.profile import Profile
 from recommender.services import recommendations_for
 from recommender.tests.conftest import ACTION, ROMANCE
 from recommender.views import RecommendView

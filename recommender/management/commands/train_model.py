@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from movierec.errors import ApplicationError
 from recommender import registry
-from recommender.reporting import comparison_table
+from recommender.ml.reporting import comparison_table
 from recommender.services import evaluation_report, model_train
 
 

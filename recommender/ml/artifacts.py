@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import sklearn
 
-from recommender.features import FEATURE_NAMES
-from recommender.training import RecommenderModel, TrainParams
+from recommender.ml.features import FEATURE_NAMES
+from recommender.ml.training import RecommenderModel, TrainParams
 
 # 1: npz of movie_ids, weights, intercept, genre_prior_coef, genre_prior_bias + meta.
 FORMAT_VERSION = 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from recommender.evaluation import COUNT_POPULARITY, LIKE_POPULARITY, EvaluationReport
+from recommender.ml.evaluation import COUNT_POPULARITY, LIKE_POPULARITY, EvaluationReport
 
 
 def comparison_table(

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from recommender.profile import GENDERS, MAX_AGE, MIN_AGE, OCCUPATIONS, Profile
+from recommender.ml.profile import GENDERS, MAX_AGE, MIN_AGE, OCCUPATIONS, Profile
 
 GENRES: tuple[str, ...] = (
     "unknown",

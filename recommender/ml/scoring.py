@@ -6,9 +6,9 @@ from collections.abc import Hashable, Iterable, Sequence
 
 import numpy as np
 
-from recommender.features import encode_profile
-from recommender.profile import Profile
-from recommender.training import RecommenderModel
+from recommender.ml.features import encode_profile
+from recommender.ml.profile import Profile
+from recommender.ml.training import RecommenderModel
 
 
 class Scorer:

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recommender.features import age_bucket, encode_raters, genre_matrix
-from recommender.scoring import Scorer, rank_positions
-from recommender.training import DEFAULT_PARAMS, TrainParams, train
+from recommender.ml.features import age_bucket, encode_raters, genre_matrix
+from recommender.ml.scoring import Scorer, rank_positions
+from recommender.ml.training import DEFAULT_PARAMS, TrainParams, train
 
 # Shrinkage (in pseudo-ratings at the global mean) of the movie-mean rating baseline.
 MOVIE_MEAN_DAMPING = 2.0

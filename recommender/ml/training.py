@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import Ridge
 
-from recommender.features import (
+from recommender.ml.features import (
     FEATURE_GROUPS,
     FEATURE_NAMES,
     encode_raters,
@@ -73,7 +73,7 @@ class TrainParams:
 
 @dataclass(frozen=True, eq=False)
 class RecommenderModel:
-    """A trained model as plain arrays (see ``recommender.artifacts`` for storage).
+    """A trained model as plain arrays (see ``recommender.ml.artifacts`` for storage).
 
     - ``movie_ids`` (n_movies,): the movies seen in training, ascending.
     - ``weights`` (n_features, n_movies) and ``intercept`` (n_movies,): the score of
