@@ -34,6 +34,8 @@ ALLOWED_HOSTS = env_list(
     "DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG or TESTING else []
 )
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+# JSON under /api/ and on the probes, Django's page elsewhere (admin).
+CSRF_FAILURE_VIEW = "movierec.guards.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -53,6 +55,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "movierec.middleware.RequestContextMiddleware",
+    # Host, Content-Length and chunked bodies checked before anything reads the body.
+    "movierec.guards.RequestGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
