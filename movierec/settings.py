@@ -186,6 +186,9 @@ MOVIELENS_CACHE_DIR = Path(env_str("MOVIELENS_CACHE_DIR", str(BASE_DIR / "var" /
 RECOMMENDER_GATE_MARGIN = env_float("RECOMMENDER_GATE_MARGIN", 0.005)
 RECOMMENDER_GATE_TOLERANCE = env_float("RECOMMENDER_GATE_TOLERANCE", 0.005)
 RECOMMENDER_VERSION_CHECK_SECONDS = env_float("RECOMMENDER_VERSION_CHECK_SECONDS", 2.0)
+# Signs model artifacts (HMAC-SHA256); empty: a key derived from SECRET_KEY (HKDF), so
+# rotating DJANGO_SECRET_KEY without setting this makes every stored version refused.
+MODEL_SIGNING_KEY = env_str("MODEL_SIGNING_KEY") or ""
 # Committed reference figures on ml-100k; a candidate trained on the same data must match them.
 RECOMMENDER_BASELINE_FILE = Path(
     env_str("RECOMMENDER_BASELINE_FILE", str(BASE_DIR / "recommender" / "baseline.json")) or ""
