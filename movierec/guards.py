@@ -14,6 +14,11 @@ On the API and the probes (`is_api_path`) every refusal is in the API's JSON err
   reach `bad_request`, `permission_denied` and `csrf_failure`, which answer in JSON there and
   with Django's own pages elsewhere (admin).
 
+Admin logins: at most ``ADMIN_LOGIN_RATE`` POSTs to the login page per client address
+(`AdminLoginThrottle`, 429 before the view runs), whatever the usernames. django-axes locks
+a username out after a few failures, but each attempt on a new username still costs a
+password hash, and a few guessers hashing flat out starve the API of CPU.
+
 Also `client_ip`, the one rule for "which address is the client" (DRF's, driven by
 ``DJANGO_NUM_PROXIES``), shared by the throttles and the admin login lockout, and
 `PostOnlyAPIView`, whose method check comes before authentication.
@@ -33,7 +38,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views import csrf, defaults
 from rest_framework import exceptions
 from rest_framework.request import Request
-from rest_framework.throttling import BaseThrottle
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 from rest_framework.views import APIView
 
 from movierec.exception_handler import error_response
@@ -42,6 +47,7 @@ from movierec.parsers import too_large_message
 logger = logging.getLogger(__name__)
 
 API_PREFIXES = ("/api/", "/healthz", "/readyz", "/metrics")
+ADMIN_LOGIN_PATH = "/admin/login/"
 _READ_CHUNK = 64 * 1024
 
 
@@ -64,7 +70,17 @@ class RequestGuardMiddleware:
             refused = self._read_chunked(request, coding, limit, api=api)
             if refused is not None:
                 return refused
-        elif api:
+        if not api and request.path_info == ADMIN_LOGIN_PATH and request.method == "POST":
+            throttle = AdminLoginThrottle()
+            if not throttle.allow_request(request, None):  # type: ignore[arg-type]
+                wait = max(1, round(throttle.wait() or 1))
+                return HttpResponse(
+                    f"Too many login attempts from your address: try again in {wait} seconds.",
+                    status=429,
+                    content_type="text/plain; charset=utf-8",
+                    headers={"Retry-After": str(wait)},
+                )
+        elif api and coding is None:
             declared = meta.get("CONTENT_LENGTH") or "0"
             if not declared.isdigit():
                 return error_response(400, "Content-Length is not a number.", "invalid_length")
@@ -137,6 +153,18 @@ def client_ip(request: HttpRequest) -> str:
     that the API throttles and the admin lockout count the same client."""
     # get_ident reads only META, which a Django request and a DRF one both have.
     return str(BaseThrottle().get_ident(request))  # type: ignore[arg-type]
+
+
+class AdminLoginThrottle(SimpleRateThrottle):
+    """Login attempts on the admin per client address (`client_ip`), ``ADMIN_LOGIN_RATE``."""
+
+    scope = "admin_login"
+
+    def get_rate(self) -> str:
+        return str(settings.ADMIN_LOGIN_RATE)
+
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": client_ip(request)}
 
 
 class PostOnlyAPIView(APIView):

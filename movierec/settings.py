@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_api_key",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "catalog",
@@ -65,6 +66,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns an admin login lockout into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "movierec.urls"
@@ -128,6 +131,30 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Admin logins: django-axes locks a username out from one client address after
+# AXES_FAILURE_LIMIT failures, for AXES_COOLOFF_MINUTES, before the password is even hashed
+# (its backend comes first); every attempt is audited in admin (Axes section).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The client address by the same rule as the API throttles (DJANGO_NUM_PROXIES).
+AXES_CLIENT_IP_CALLABLE = "movierec.guards.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_VERBOSE = False  # no start-up banner, no user agents in the logs
+AXES_COOLOFF_MESSAGE = (
+    "Too many failed logins for this account from your address: try again in "
+    f"{AXES_COOLOFF_TIME.seconds // 60} minutes, or ask another administrator to unlock it "
+    "(python manage.py axes_reset_username USERNAME)."
+)
+# At most this many login attempts per client address, whatever the usernames: each one
+# costs a password hash, so guessers rotating usernames cannot starve the API of CPU.
+ADMIN_LOGIN_RATE = env_str("ADMIN_LOGIN_RATE", "20/min") or "20/min"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
