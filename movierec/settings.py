@@ -108,6 +108,12 @@ if REDIS_URL:
             "BACKEND": "movierec.cache.PooledRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "movierec") or "movierec",
+            # Redis is an accelerator: a dead or hung one costs a call at most this long,
+            # then the circuit breaker skips it for BREAKER_SECONDS (movierec/cache.py).
+            "OPTIONS": {
+                "socket_timeout": env_float("REDIS_TIMEOUT_SECONDS", 0.1),
+                "BREAKER_SECONDS": env_float("REDIS_BREAKER_SECONDS", 2.0),
+            },
         }
     }
 else:
@@ -169,8 +175,12 @@ SIMPLE_JWT = {
 }
 # How long a key's state (revoked/expired) may be served from the cache before re-reading.
 API_KEY_STATE_TTL = env_int("API_KEY_STATE_TTL", 5, minimum=1)
-# At most one database write per key per this many seconds for last-used/use-count.
-API_KEY_USAGE_FLUSH_SECONDS = env_int("API_KEY_USAGE_FLUSH_SECONDS", 60, minimum=1)
+# While the database is down, a key state read at most this long ago keeps serving.
+API_KEY_STATE_GRACE_SECONDS = env_int("API_KEY_STATE_GRACE_SECONDS", 300, minimum=0)
+# Each process writes its counted key uses (last-used, use count) this often (seconds).
+API_KEY_USAGE_FLUSH_SECONDS = env_float("API_KEY_USAGE_FLUSH_SECONDS", 1.0)
+# The background writer; tests write explicitly (`api_key_usage_flush`) instead.
+API_KEY_USAGE_BACKGROUND_FLUSH = not TESTING
 
 # MovieLens: a folder, the zip, or a URL; the default is the official download.
 MOVIELENS_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
