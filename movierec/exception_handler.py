@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -19,7 +20,25 @@ from movierec.errors import ApplicationError
 logger = logging.getLogger(__name__)
 
 
+# The database could not be reached or did not answer in time (`movierec.postgres`): the
+# client may retry; everything else from the database (integrity, programming) is a bug, a 500.
+DATABASE_UNAVAILABLE = {
+    "detail": "The database is unavailable; try again shortly.",
+    "code": "database_unavailable",
+}
+DATABASE_RETRY_AFTER = "5"
+
+
+def is_database_unavailable(exc: BaseException | None) -> bool:
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
 def handle(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if is_database_unavailable(exc):
+        logger.warning("database unavailable: %s", exc.__class__.__name__)
+        return Response(
+            DATABASE_UNAVAILABLE, status=503, headers={"Retry-After": DATABASE_RETRY_AFTER}
+        )
     if isinstance(exc, ApplicationError):
         body: dict[str, Any] = {"detail": exc.message, "code": exc.code, **exc.extra}
         response = Response(body, status=exc.status)

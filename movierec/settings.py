@@ -82,11 +82,18 @@ TEMPLATES = [
 ]
 
 # Database: the embedded SQLite file unless DATABASE_URL names another (postgres://...).
+# Serving processes (gunicorn, runserver) bound every statement; management commands (ingest,
+# training) may run long statements and do not.
+SERVING = "gunicorn" in sys.modules or sys.argv[1:2] == ["runserver"]
 _database_url = env_str("DATABASE_URL")
 if _database_url:
     DATABASES = {
         "default": database_from_url(
-            _database_url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+            _database_url,
+            conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+            connect_timeout=env_float("DATABASE_CONNECT_TIMEOUT", 2.0),
+            statement_timeout=env_float("DATABASE_STATEMENT_TIMEOUT", 2.0) if SERVING else 0,
+            breaker_seconds=env_float("DATABASE_BREAKER_SECONDS", 1.0),
         )
     }
 else:
