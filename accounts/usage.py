@@ -19,6 +19,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.db import close_old_connections, connection
+
 logger = logging.getLogger(__name__)
 
 
@@ -80,10 +82,14 @@ class UsageBuffer:
         while True:
             self.wake.wait(every())
             self.wake.clear()
+            # Outside the request cycle nobody else retires this thread's broken or expired
+            # database connection (after a database restart, say): do it here.
+            close_old_connections()
             try:
                 flush()
             except Exception:  # the counts were given back; try again next period
-                logger.exception("key usage flush failed")
+                logger.warning("key usage flush failed; kept for the next one", exc_info=True)
+                connection.close()
 
     def flush_soon(self) -> None:
         """Have the writer thread write now (one thread writes, whoever asks)."""

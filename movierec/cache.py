@@ -53,7 +53,7 @@ class CircuitBreaker:
         self.seconds = seconds
         self.name = name
         self._open_until = 0.0
-        self._probing = False
+        self._probe_started: float | None = None
         self._lock = threading.Lock()
 
     @property
@@ -66,16 +66,19 @@ class CircuitBreaker:
             return True
         now = time.monotonic()
         with self._lock:
-            if self._open_until > now or self._probing:
+            if self._open_until > now:
                 return False
-            self._probing = True
+            # A probe that never reported (an unexpected error) does not block the next one.
+            if self._probe_started is not None and now - self._probe_started < self.seconds:
+                return False
+            self._probe_started = now
             return True
 
     def failed(self, exc: BaseException) -> None:
         with self._lock:
             was_closed = self._open_until == 0.0
             self._open_until = time.monotonic() + self.seconds
-            self._probing = False
+            self._probe_started = None
         if was_closed:
             logger.warning(
                 "circuit opened", extra={"service": self.name, "error": exc.__class__.__name__}
@@ -86,7 +89,7 @@ class CircuitBreaker:
             return
         with self._lock:
             self._open_until = 0.0
-            self._probing = False
+            self._probe_started = None
         logger.warning("circuit closed", extra={"service": self.name})
 
 
@@ -132,6 +135,9 @@ class PooledRedisCache(RedisCache):
         except redis_errors() as exc:
             self.breaker.failed(exc)
             return fallback
+        except Exception:
+            self.breaker.succeeded()  # Redis answered; the error is the caller's
+            raise
         self.breaker.succeeded()
         return result
 

@@ -26,13 +26,18 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.db.backends.postgresql import base
-from django.db.utils import DatabaseError, InterfaceError, OperationalError
+from django.db.utils import InterfaceError, OperationalError
 
 from movierec.cache import CircuitBreaker
 
 GUARD_OPTION = "GUARD_SECONDS"
 BREAKER_OPTION = "BREAKER_SECONDS"
 DEFAULT_BREAKER_SECONDS = 1.0
+HEALTH_CHECK_SECONDS = 1.0
+
+
+class Deadline:
+    fired = False
 
 
 class Watchdog:
@@ -41,22 +46,23 @@ class Watchdog:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._heap: list[tuple[float, int]] = []
-        self._active: dict[int, int] = {}  # ticket -> socket file descriptor
+        self._active: dict[int, tuple[int, Deadline]] = {}  # ticket -> (socket fd, deadline)
         self._tickets = itertools.count()
         self._thread: threading.Thread | None = None
 
     @contextmanager
-    def deadline(self, fd: int, seconds: float) -> Iterator[None]:
+    def deadline(self, fd: int, seconds: float) -> Iterator[Deadline]:
         ticket = next(self._tickets)
+        deadline = Deadline()
         with self._cond:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="db-watchdog", daemon=True)
                 self._thread.start()
-            self._active[ticket] = fd
+            self._active[ticket] = (fd, deadline)
             heapq.heappush(self._heap, (time.monotonic() + seconds, ticket))
             self._cond.notify()
         try:
-            yield
+            yield deadline
         finally:
             with self._cond:
                 self._active.pop(ticket, None)
@@ -75,7 +81,8 @@ class Watchdog:
                     self._cond.wait(wait)
                     continue
                 heapq.heappop(self._heap)
-                fd = self._active.pop(ticket)
+                fd, deadline = self._active.pop(ticket)
+                deadline.fired = True
                 # Under the lock: the caller cannot finish (and its socket be closed and the
                 # number reused) while this runs.
                 _shut_down(fd)
@@ -120,7 +127,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
             raise OperationalError("The database is unavailable (circuit open).")
         try:
             super().connect()
-        except DatabaseError as exc:
+        except Exception as exc:  # psycopg's own errors here: Django wraps them further out
             self.breaker.failed(exc)
             raise
         self.breaker.succeeded()
@@ -132,8 +139,12 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def is_usable(self) -> bool:
         if self.breaker.is_open:
             return False
-        with self._guard():
-            return bool(super().is_usable())
+        # A health check is one "SELECT 1": a second is plenty before calling the server gone.
+        with self._guard(min(self.guard_seconds, HEALTH_CHECK_SECONDS)) as deadline:
+            usable = bool(super().is_usable())
+        if deadline.fired:
+            self.breaker.failed(TimeoutError("health check"))
+        return usable
 
     def _commit(self) -> Any:
         return self._watched(super()._commit)  # type: ignore[misc]
@@ -156,15 +167,16 @@ class DatabaseWrapper(base.DatabaseWrapper):
             raise
 
     @contextmanager
-    def _guard(self) -> Iterator[None]:
+    def _guard(self, seconds: float | None = None) -> Iterator[Deadline]:
+        seconds = self.guard_seconds if seconds is None else seconds
         connection = self.connection
-        if not self.guard_seconds or connection is None or connection.closed:
-            yield
+        if not seconds or connection is None or connection.closed:
+            yield Deadline()
             return
         try:
             fd = connection.fileno()
         except Exception:
-            yield
+            yield Deadline()
             return
-        with watchdog.deadline(fd, self.guard_seconds):
-            yield
+        with watchdog.deadline(fd, seconds) as deadline:
+            yield deadline
