@@ -15,7 +15,7 @@ export MOVIELENS_DIR ?= $(SHARED_DATA)
 endif
 
 .PHONY: help install dev migrate ingest train gate test check lint format typecheck \
-        lint-docker bench bench-ingest bench-auth bench-scoring loadtest fuzz up clean
+        lint-docker test-faults bench bench-ingest bench-auth bench-scoring loadtest fuzz up clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ gate: install ## Train a candidate, print candidate vs champion vs baselines; no
 
 test: install ## Run the whole test suite (SQLite, or Postgres when DATABASE_URL is set)
 	$(PY) -m pytest
+
+test-faults: install ## Fault suite: Redis/Postgres stopped and frozen under load (own servers, ~3 min)
+	$(PY) -m pytest -m faults -p no:xdist movierec/tests/test_faults.py
 
 # A fixed seed keeps CI repeatable; `make fuzz FUZZ_SEED=random` explores new cases.
 FUZZ_SEED ?= 20261127

@@ -6,10 +6,12 @@ import logging
 from collections.abc import Callable
 from functools import wraps
 
+from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from movierec.cache import redis_cache, redis_errors
 from recommender.errors import ModelNotReady
 from recommender.registry import active_model
 
@@ -44,7 +46,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @require_safe
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Ready to serve: the database answers and a model version is loaded (else 503)."""
+    """Ready to serve: the database answers and a model version is loaded (else 503).
+
+    Redis is checked too but does not decide readiness: without it the service still serves
+    (process-local state, see the README's failure modes), so an unreachable Redis answers 200
+    with ``"status": "degraded"``. Never a 500: every check reports its own failure.
+    """
     checks: dict[str, str] = {}
     ready = True
     try:
@@ -63,6 +70,29 @@ def readyz(request: HttpRequest) -> JsonResponse:
     except DatabaseError:
         checks["model"] = "unknown (database unreachable)"
         ready = False
+    checks["redis"] = redis_check()
+    status = "ok" if checks["redis"] in ("ok", REDIS_NOT_CONFIGURED) else "degraded"
     return JsonResponse(
-        {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
+        {"status": status if ready else "unavailable", "checks": checks},
+        status=200 if ready else 503,
     )
+
+
+REDIS_NOT_CONFIGURED = "not configured"
+
+
+def redis_check() -> str:
+    """ "ok", "not configured", or "unavailable" (Redis unreachable: served without it)."""
+    redis = redis_cache(cache)
+    if redis is None:
+        return REDIS_NOT_CONFIGURED
+    client = redis.client()
+    if client is None:
+        return "unavailable"
+    try:
+        client.ping()
+    except redis_errors() as exc:
+        redis.breaker.failed(exc)
+        return "unavailable"
+    redis.breaker.succeeded()
+    return "ok"

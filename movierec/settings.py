@@ -89,11 +89,18 @@ TEMPLATES = [
 ]
 
 # Database: the embedded SQLite file unless DATABASE_URL names another (postgres://...).
+# Serving processes (gunicorn, runserver) bound every statement; management commands (ingest,
+# training) may run long statements and do not.
+SERVING = "gunicorn" in sys.modules or sys.argv[1:2] == ["runserver"]
 _database_url = env_str("DATABASE_URL")
 if _database_url:
     DATABASES = {
         "default": database_from_url(
-            _database_url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+            _database_url,
+            conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+            connect_timeout=env_float("DATABASE_CONNECT_TIMEOUT", 2.0),
+            statement_timeout=env_float("DATABASE_STATEMENT_TIMEOUT", 2.0) if SERVING else 0,
+            breaker_seconds=env_float("DATABASE_BREAKER_SECONDS", 1.0),
         )
     }
 else:
@@ -115,6 +122,12 @@ if REDIS_URL:
             "BACKEND": "movierec.cache.PooledRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "movierec") or "movierec",
+            # Redis is an accelerator: a dead or hung one costs a call at most this long,
+            # then the circuit breaker skips it for BREAKER_SECONDS (movierec/cache.py).
+            "OPTIONS": {
+                "socket_timeout": env_float("REDIS_TIMEOUT_SECONDS", 0.1),
+                "BREAKER_SECONDS": env_float("REDIS_BREAKER_SECONDS", 2.0),
+            },
         }
     }
 else:
@@ -200,8 +213,12 @@ SIMPLE_JWT = {
 }
 # How long a key's state (revoked/expired) may be served from the cache before re-reading.
 API_KEY_STATE_TTL = env_int("API_KEY_STATE_TTL", 5, minimum=1)
-# At most one database write per key per this many seconds for last-used/use-count.
-API_KEY_USAGE_FLUSH_SECONDS = env_int("API_KEY_USAGE_FLUSH_SECONDS", 60, minimum=1)
+# While the database is down, a key state read at most this long ago keeps serving.
+API_KEY_STATE_GRACE_SECONDS = env_int("API_KEY_STATE_GRACE_SECONDS", 300, minimum=0)
+# Each process writes its counted key uses (last-used, use count) this often (seconds).
+API_KEY_USAGE_FLUSH_SECONDS = env_float("API_KEY_USAGE_FLUSH_SECONDS", 1.0)
+# The background writer; tests write explicitly (`api_key_usage_flush`) instead.
+API_KEY_USAGE_BACKGROUND_FLUSH = not TESTING
 
 # MovieLens: a folder, the zip, or a URL; the default is the official download.
 MOVIELENS_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
