@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
@@ -24,11 +25,21 @@ if admin.site.is_registered(LibraryAPIKey):
     admin.site.unregister(LibraryAPIKey)
 
 
-def _when(value: datetime | None, *, empty: str = "-") -> str:
-    """A moment in the server's time zone, which is named (expiry is compared in it)."""
+# Times are shown in the server's time zone, named in each column's title (as in
+# "expires (UTC)"), so that the list's cells stay short enough for one line.
+_ZONE = settings.TIME_ZONE
+
+
+def _when(value: datetime | None, *, empty: str = "-", date_only: bool = False) -> str:
     if value is None:
         return empty
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M %Z")
+    local = timezone.localtime(value)
+    moment = local.strftime("%Y-%m-%d" if date_only else "%Y-%m-%d %H:%M")
+    return format_html(
+        '<span style="white-space:nowrap" title="{}">{}</span>',
+        local.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        moment,
+    )
 
 
 _STATUS_COLOURS = {
@@ -96,7 +107,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         "created_at",
         "expires",
         "last_used",
-        "use_count",
+        "uses",
     )
     list_filter = (StatusFilter, "created")
     search_fields = ("name", "prefix")
@@ -107,14 +118,14 @@ class ApiKeyAdmin(admin.ModelAdmin):
         if obj is None:
             return ("name", "expiry_date")
         expiry = "expires" if obj.revoked else "expiry_date"
-        return ("name", "prefix", "status", "created_at", expiry, "last_used", "use_count")
+        return ("name", "prefix", "status", "created_at", expiry, "last_used", "uses")
 
     def get_readonly_fields(
         self, request: HttpRequest, obj: ApiKey | None = None
     ) -> tuple[str, ...]:
         if obj is None:
             return ()
-        readonly = ("prefix", "status", "created_at", "expires", "last_used", "use_count")
+        readonly = ("prefix", "status", "created_at", "expires", "last_used", "uses")
         # Revoked is final: nothing about a revoked key can be edited.
         return (*readonly, "name") if obj.revoked else readonly
 
@@ -132,15 +143,19 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.display(description="created", ordering="created")
     def created_at(self, obj: ApiKey) -> str:
-        return _when(obj.created)
+        return _when(obj.created, date_only=True)  # the full time is its tooltip
 
-    @admin.display(description="expires", ordering="expiry_date")
+    @admin.display(description=f"expires ({_ZONE})", ordering="expiry_date")
     def expires(self, obj: ApiKey) -> str:
         return _when(obj.expiry_date, empty="never")
 
-    @admin.display(description="last used", ordering="last_used_at")
+    @admin.display(description=f"last used ({_ZONE})", ordering="last_used_at")
     def last_used(self, obj: ApiKey) -> str:
         return _when(obj.last_used_at, empty="never")
+
+    @admin.display(description="uses", ordering="use_count")
+    def uses(self, obj: ApiKey) -> str:
+        return f"{obj.use_count:,}"
 
     def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
         # Keys are revoked, not deleted: a revoked key stays as the record of who had access.

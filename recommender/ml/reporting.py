@@ -142,7 +142,7 @@ def _legend(series: Sequence[tuple[str, str]], *, x: float, y: float) -> list[st
     for name, colour in series:
         parts.append(f'<rect x="{x:.0f}" y="{y - 10:.0f}" width="12" height="12" fill="{colour}"/>')
         parts.append(f'<text x="{x + 17:.0f}" y="{y:.0f}">{escape(name)}</text>')
-        x += 32 + 6.5 * len(name)
+        x += 32 + 6.1 * len(name)
     return parts
 
 

@@ -75,10 +75,12 @@ def test_if_versions_listed_then_state_ndcg_baseline_delta_and_report_link_show(
     page = response.content.decode()
     headers = re.findall(r'<th scope="col" class="[^"]*column-(\w+)', page)
     assert headers == [
-        "version", "created_at", "state", "ndcg", "like_popularity_ndcg", "delta_to_champion",
+        "version", "created", "state", "ndcg", "like_popularity_ndcg", "delta_to_champion",
         "report_link",
     ]  # fmt: skip
     assert _cells(page, "state") == ["not judged", "refused", "passed gate", "active"]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", c) for c in _cells(page, "created"))
+    assert 'id="changelist-filter"' not in page  # the list's width goes to its columns
     assert _cells(page, "ndcg") == ["0.4300", "0.4100", "0.4400", "0.4300"]
     assert _cells(page, "like_popularity_ndcg") == ["0.4000"] * 4
     assert _cells(page, "delta_to_champion") == [
