@@ -60,16 +60,17 @@ MOVIES, RATERS = "catalog_movie_changelist", "catalog_rater_changelist"
 CHANGELISTS = {
     # Session and user are 2 of each count; then the count, the filters' choices, the page.
     "genres": ("catalog_genre_changelist", "", 5),
-    "movies": (MOVIES, "", 7),  # + release years for the filter, + one prefetch of genres
-    "movies by genre and year": (MOVIES, "?genres__id__exact={genre}&release_year=1995", 7),
-    "movies searched": (MOVIES, "?q=movie", 7),
-    "raters": (RATERS, "", 5),
-    "raters by gender and occupation": (RATERS, "?gender=F&occupation=writer", 5),
+    # Movies: + release years for the filter, the genres' prefetch, the page's rating stats.
+    "movies": (MOVIES, "", 8),
+    "movies by genre and year": (MOVIES, "?genres__id__exact={genre}&release_year=1995", 8),
+    "movies searched": (MOVIES, "?q=movie", 8),
+    "raters": (RATERS, "", 6),  # + the page's rating counts
+    "raters by gender and occupation": (RATERS, "?gender=F&occupation=writer", 6),
     "ratings": ("catalog_rating_changelist", "", 6),  # + first and last rating, for the years
     "ratings of one movie": ("catalog_rating_changelist", "?movie__id__exact={movie}", 6),
     "ratings by year": ("catalog_rating_changelist", "?rated=1998&rating=3", 6),
     "ratings by month": ("catalog_rating_changelist", "?rated=1998-01", 6),
-    "ratings searched": ("catalog_rating_changelist", "?q=movie", 6),
+    "ratings searched": ("catalog_rating_changelist", "?q=movie", 7),  # + the movies' ids
 }  # fmt: skip
 
 
@@ -330,6 +331,8 @@ def test_if_filtered_list_is_longer_than_the_cap_then_count_says_more_than(
     url = reverse("admin:catalog_rating_changelist")
     capped = admin_client.get(url + "?rated=1998").content.decode()
     assert re.search(r"\smore than 3 ratings\s", capped)
+    searched = admin_client.get(url + "?q=movie").content.decode()
+    assert '<span class="small quiet">more than 3 results (' in searched
     exact = admin_client.get(url + "?rated=1998-01&rating=4").content.decode()
     assert re.search(r"\s5 ratings\s", exact) is None  # still capped: 5 > 3
     few = admin_client.get(url + f"?rater__id__exact={_first(Rater)}").content.decode()
@@ -353,3 +356,22 @@ def test_if_table_is_large_by_postgres_estimate_then_count_says_about(
 def test_if_view_site_followed_then_it_opens_the_api_docs(admin_client: Client) -> None:
     page = admin_client.get(reverse("admin:index")).content.decode()
     assert '<a href="/api/docs/">View site</a>' in page
+
+
+def test_if_ratings_searched_then_every_word_must_be_in_the_title(admin_client: Client) -> None:
+    for title in ("Star Wars (1977)", "Star Trek (1979)", "Wars of Roses (1990)"):
+        Rating.objects.create(
+            rater=make_rater(),
+            movie=make_movie(title=title),
+            rating=4,
+            rated_at=datetime(1998, 1, 1, tzinfo=UTC),
+        )
+    url = reverse("admin:catalog_rating_changelist")
+
+    def found(term: str) -> list[str]:
+        response = admin_client.get(url, {"q": term})
+        return sorted(r.movie.title for r in response.context["cl"].result_list)
+
+    assert found("star") == ["Star Trek (1979)", "Star Wars (1977)"]
+    assert found("wars STAR") == ["Star Wars (1977)"]
+    assert found("nothing") == []
