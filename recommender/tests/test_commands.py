@@ -36,12 +36,21 @@ def test_train_model_report_prints_side_by_side_table(
         json.dumps({"data_fingerprint": trained.data_fingerprint, "metrics": {"ndcg_at_10": 0.5}})
     )
     settings.RECOMMENDER_BASELINE_FILE = baseline
-    out, _ = _run("train_model", "--no-activate", "--report")
+    out, _ = _run("train_model", "--no-activate", "--report", "--report-dir", str(tmp_path))
     header = out.splitlines()[0].split()
     assert header == ["metric", "candidate", "champion", "committed", "pop-likes", "pop-count"]
     assert out.splitlines()[1].split()[3] == "0.5000"
     assert any(line.startswith("NDCG gender:F") for line in out.splitlines())
     assert out.strip().splitlines()[-1].startswith("version 2 passes the gate: ")
+    # The same comparison as one self-contained HTML file: tables and both charts inline.
+    report = tmp_path / "gate-v2.html"
+    assert f"report: {report}" in out.splitlines()
+    page = report.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    assert page.count("<svg ") == 2
+    assert "<td>committed</td>" not in page
+    assert "<th>committed</th>" in page
+    assert not any(tag in page for tag in ("<script", "<link", "src=", "@import"))
     assert ModelVersion.objects.get(is_active=True).version == 1
 
 

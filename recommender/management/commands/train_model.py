@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from movierec.errors import ApplicationError
 from recommender import registry
 from recommender.ml.reporting import comparison_table
+from recommender.reports import version_report_write
 from recommender.services import evaluation_report, model_train
 
 
@@ -23,7 +26,15 @@ class Command(BaseCommand):
             "--no-activate", action="store_true", help="record the version, do not serve it"
         )
         parser.add_argument(
-            "--report", action="store_true", help="print candidate vs champion vs baselines"
+            "--report",
+            action="store_true",
+            help="print candidate vs champion vs baselines, and write it with charts as HTML",
+        )
+        parser.add_argument(
+            "--report-dir",
+            type=Path,
+            default=settings.BASE_DIR / "var" / "reports",
+            help="folder of the HTML report, gate-v<N>.html (default var/reports)",
         )
         parser.add_argument(
             "--if-stale",
@@ -55,6 +66,10 @@ class Command(BaseCommand):
                 reference=registry.reference_figures(),
             )
             self.stdout.write(table)
+            path = version_report_write(
+                version=version, champion=outcome.champion, directory=options["report_dir"]
+            )
+            self.stdout.write(f"report: {path}")
         for reason in outcome.gate["reasons"]:
             self.stdout.write(f"  gate: {reason}")
         report = evaluation_report(version)
