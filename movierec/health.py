@@ -7,7 +7,8 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import resolve, reverse
 
 from recommender.errors import ModelNotReady
 from recommender.registry import active_model
@@ -63,3 +64,26 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
     )
+
+
+class LivenessProbeMiddleware:
+    """Answers ``GET``/``HEAD /healthz`` before host validation and the HTTPS redirect.
+
+    A container's HEALTHCHECK (or an orchestrator's probe) reaches the process by a loopback
+    or pod address that DJANGO_ALLOWED_HOSTS rightly does not list, over plain HTTP. The
+    liveness answer is a constant that never uses the Host header, so skipping the host check
+    for it alone poisons nothing; every other path, /readyz included, is validated as usual.
+    Placed right after RequestContextMiddleware, so the probe still gets a request id, an
+    access line and its metrics.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.match = resolve(reverse("healthz"))
+        self.path = reverse("healthz")
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info == self.path and request.method in ("GET", "HEAD"):
+            request.resolver_match = self.match
+            return healthz(request)
+        return self.get_response(request)

@@ -1,7 +1,8 @@
 """Project wiring: the only settings module. Every knob comes from the environment.
 
 See `.env.example` for the full list with comments. Nothing here reads a `.env` file:
-docker-compose passes variables with `env_file`, the Makefile exports the local ones.
+docker-compose passes variables with `env_file`; on a development checkout manage.py fills
+in the local ones from `.env.local` (written by make; see movierec.env.load_local_env).
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "movierec.middleware.RequestContextMiddleware",
+    # /healthz is answered here, before host validation (see its docstring).
+    "movierec.health.LivenessProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -21,6 +21,10 @@ from movierec.env import EnvError, load_local_env
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# The image has no make (nor a development checkout): these describe a checkout.
+needs_make = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+
+
 def _env_without(*names: str) -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in names and k != "CI"}
 
@@ -71,6 +75,7 @@ def test_if_a_line_is_not_name_equals_value_then_the_error_names_file_and_line(
 
 
 @pytest.mark.slow
+@needs_make
 def test_if_make_writes_the_local_env_then_manage_py_runs_in_debug_with_its_secret(
     tmp_path: Path,
 ) -> None:
@@ -128,6 +133,7 @@ def test_if_make_writes_the_local_env_then_manage_py_runs_in_debug_with_its_secr
     assert again.stdout == "make: '.env.local' is up to date.\n"
 
 
+@needs_make
 def test_if_make_help_runs_then_the_port_is_shown_as_a_number() -> None:
     result = subprocess.run(
         ["make", "--no-print-directory", "help", "PORT=8123"],
