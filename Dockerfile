@@ -26,7 +26,8 @@ FROM ${PYTHON_IMAGE} AS source
 WORKDIR /src
 COPY . .
 RUN find . -depth -type d \( -name tests -o -name __pycache__ \) -exec rm -rf {} + \
-    && rm -rf fixtures benchmarks conftest.py requirements-dev.txt pyproject.toml README.md
+    && rm -rf fixtures benchmarks conftest.py requirements-dev.txt pyproject.toml README.md \
+         Dockerfile Makefile docker-compose.yml .dockerignore .gitignore .env.example
 
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PATH=/opt/venv/bin:$PATH \
