@@ -6,6 +6,7 @@ DJANGO_DEBUG (as every deployment and the deploy check set) turns the file off.
 
 from __future__ import annotations
 
+import logging
 import os
 import pty
 import shutil
@@ -183,3 +184,12 @@ def test_if_logs_go_to_a_pipe_or_file_then_they_are_json_lines() -> None:
 def test_if_log_format_is_set_then_it_wins_over_the_terminal_check() -> None:
     assert _log_format(stderr_is_a_terminal=True, LOG_FORMAT="json") == "json json"
     assert _log_format(stderr_is_a_terminal=False, LOG_FORMAT="plain") == "plain plain"
+
+
+def test_if_runserver_answers_a_4xx_then_only_the_access_line_logs_it() -> None:
+    # runserver logs each request on "django.server" (4xx at WARNING, 5xx at ERROR); the
+    # project's access line already has it, so that logger stays quiet.
+    server = logging.getLogger("django.server")
+    assert not server.isEnabledFor(logging.WARNING)
+    assert not server.isEnabledFor(logging.ERROR)
+    assert logging.getLogger("movierec.access").isEnabledFor(logging.INFO)
