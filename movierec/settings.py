@@ -1,7 +1,8 @@
 """Project wiring: the only settings module. Every knob comes from the environment.
 
 See `.env.example` for the full list with comments. Nothing here reads a `.env` file:
-docker-compose passes variables with `env_file`, the Makefile exports the local ones.
+docker-compose passes variables with `env_file`; on a development checkout manage.py fills
+in the local ones from `.env.local` (written by make; see movierec.env.load_local_env).
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "movierec.middleware.RequestContextMiddleware",
+    # /healthz is answered here, before host validation (see its docstring).
+    "movierec.health.LivenessProbeMiddleware",
     # Host, Content-Length and chunked bodies checked before anything reads the body.
     "movierec.guards.RequestGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -262,7 +265,10 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
 LOG_LEVEL = (env_str("LOG_LEVEL", "INFO") or "INFO").upper()
-LOG_FORMAT = env_str("LOG_FORMAT", "json") or "json"
+# Plain lines for a person at a terminal, JSON lines for a log collector; LOG_FORMAT decides.
+LOG_FORMAT = env_str("LOG_FORMAT") or ("plain" if sys.stderr.isatty() else "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -272,7 +278,10 @@ LOGGING = {
             "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "plain": {
+            "()": "movierec.log.PlainFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
     },
     "filters": {"request_id": {"()": "movierec.log.RequestIdFilter"}},
     "handlers": {
@@ -285,7 +294,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.request": {"level": "ERROR"},
-        "django.server": {"level": "WARNING"},
+        # runserver's own request lines (4xx at WARNING) would repeat the access line below.
+        "django.server": {"level": "CRITICAL"},
+        "django.utils.autoreload": {"level": "WARNING"},  # runserver prints it already
         # One JSON line per request; ACCESS_LOG=0 silences it (e.g. behind a proxy that logs).
         "movierec.access": {"level": "INFO" if env_bool("ACCESS_LOG", default=True) else "WARNING"},
     },
