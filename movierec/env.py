@@ -7,6 +7,7 @@ with a message naming the variable, instead of surfacing later as a strange beha
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
 
@@ -120,3 +121,33 @@ def database_from_url(
     raise EnvError(
         f"DATABASE_URL scheme {parsed.scheme!r} is not supported (postgres://, sqlite:///)"
     )
+
+
+def load_local_env(path: os.PathLike[str] | str) -> list[str]:
+    """Fill os.environ from a development env file (``NAME=value`` lines); return the names set.
+
+    Only ``manage.py`` calls this, with the git-ignored ``.env.local`` that ``make`` writes on
+    a development checkout; gunicorn, the image and the settings never read a file. Variables
+    already in the environment win, and an explicit ``DJANGO_DEBUG`` (``0`` or ``1``) means the
+    caller configures the process itself: then the file is not read at all, so
+    ``DJANGO_DEBUG=0 python manage.py check --deploy`` still needs a real secret.
+    """
+    if "DJANGO_DEBUG" in os.environ:
+        return []
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    applied = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise EnvError(f"{path}, line {number}: expected NAME=value, not {raw!r}")
+        if name not in os.environ:
+            os.environ[name] = value.strip()
+            applied.append(name)
+    return applied
