@@ -62,24 +62,32 @@ def _free_port() -> int:
 
 
 @contextmanager
-def gunicorn_server(*, workers: int, metrics_dir: Path) -> Iterator[tuple[str, int]]:
-    """A gunicorn on a free loopback port, on the test database and Redis: (base URL, pid)."""
+def gunicorn_server(
+    *, workers: int, metrics_dir: Path, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, int]]:
+    """A gunicorn on a free loopback port, on the test database and Redis: (base URL, pid).
+
+    ``env`` adds or overrides environment variables of the server.
+    """
     require_shared_services()
     db = settings.DATABASES["default"]
     host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
     bind = f"127.0.0.1:{_free_port()}"
+    extra_env = env or {}
     env = {
         **os.environ,
         "DATABASE_URL": f"postgres://{db['USER']}@{host}:{port}/{db['NAME']}",
         "REDIS_URL": str(settings.REDIS_URL),
         "DJANGO_SECRET_KEY": settings.SECRET_KEY,
         "JWT_SIGNING_KEY": str(settings.SIMPLE_JWT["SIGNING_KEY"]),
+        "MODEL_SIGNING_KEY": str(settings.MODEL_SIGNING_KEY),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "DJANGO_DEBUG": "0",
         "GUNICORN_BIND": bind,
         "GUNICORN_WORKERS": str(workers),
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "ACCESS_LOG": "0",
+        **extra_env,
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "movierec.wsgi"],
