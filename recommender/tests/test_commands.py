@@ -83,3 +83,28 @@ def test_evaluate_model_prints_stored_evaluation_as_json(trained: ModelVersion) 
 def test_evaluate_model_unknown_version_exits_non_zero(trained: ModelVersion) -> None:
     with pytest.raises(CommandError, match="there is no version 9"):
         _run("evaluate_model", "--version", "9")
+
+
+def test_if_train_model_repeats_the_active_version_then_it_says_so(
+    trained: ModelVersion,
+) -> None:
+    out, _ = _run("train_model", "--seed", str(trained.seed))
+    lines = out.strip().splitlines()
+    assert lines[-2] == (
+        "note: version 2 repeats version 1 (an identical artifact: same data, parameters and "
+        "seed); `train_model --if-stale` (what `make train` runs) skips training in that case"
+    )
+    assert lines[-1].startswith("version 2 activated: ")
+
+
+def test_if_the_seed_differs_then_train_model_prints_no_repeat_note(
+    trained: ModelVersion,
+) -> None:
+    out, _ = _run("train_model", "--seed", str(trained.seed + 1))
+    assert "repeats" not in out
+
+
+def test_if_no_version_is_active_then_evaluate_model_says_so(db: None) -> None:
+    with pytest.raises(CommandError) as raised:
+        _run("evaluate_model")
+    assert str(raised.value) == "there is no active version: list them in the admin or train one"

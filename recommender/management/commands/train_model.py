@@ -72,6 +72,25 @@ class Command(BaseCommand):
             self.stdout.write(f"report: {path}")
         for reason in outcome.gate["reasons"]:
             self.stdout.write(f"  gate: {reason}")
+        previous = outcome.champion
+        # A candidate for `make gate` (--no-activate) is a deliberate repeat; say it otherwise.
+        if (
+            not options["no_activate"]
+            and previous is not None
+            and previous.data_fingerprint == version.data_fingerprint
+            and previous.params == version.params
+            and previous.seed == version.seed
+        ):
+            same = (
+                "an identical artifact"
+                if previous.artifact_sha256 == version.artifact_sha256
+                else "the same inputs"
+            )
+            self.stdout.write(
+                f"note: version {version.version} repeats version {previous.version} ({same}: "
+                "same data, parameters and seed); `train_model --if-stale` (what `make train` "
+                "runs) skips training in that case"
+            )
         report = evaluation_report(version)
         like = report.baselines["popularity_likes"].ndcg_at_k
         state = (
