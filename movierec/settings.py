@@ -196,6 +196,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # genres and exclude_genres share one enum of the ml-100k genre names.
+    "ENUM_NAME_OVERRIDES": {"GenreEnum": "recommender.ml.features.GENRES"},
 }
 
 # HTTPS hardening, driven by env so local runs over plain HTTP still work.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import cast
 
@@ -11,8 +11,9 @@ from recommender import registry
 from recommender.datasets import training_frames
 from recommender.errors import TrainingDataMissing
 from recommender.ml.evaluation import EvaluationReport, evaluate
+from recommender.ml.filters import NO_YEAR, effective_filters
 from recommender.ml.profile import Profile
-from recommender.ml.training import TrainParams, train
+from recommender.ml.training import TrainParams, train, with_segments
 from recommender.models import ModelVersion
 from recommender.registry import GateVerdict
 
@@ -75,6 +76,7 @@ def model_train(
     )
     say("fitting on all raters")
     model = train(frames.ratings, frames.raters, frames.movies, params=params, seed=seed)
+    model = with_segments(model, frames.ratings, frames.raters)
     elapsed = time.perf_counter() - started
     version = registry.model_version_register(
         model=model,
@@ -113,15 +115,105 @@ def model_evaluate(*, version: int | None = None) -> dict[str, object]:
     }
 
 
-def recommendations_for(*, profile: Profile, limit: int) -> tuple[int, list[str]]:
-    """Titles of the ``limit`` movies ``profile`` most likely rates 4-5 stars, best first.
+@dataclass(frozen=True)
+class Recommendation:
+    """One recommended movie with what the model says about it (``detail: true``)."""
 
-    Returns (model version, titles). No database query: the model, the titles and the
-    answers already computed are held in memory by the registry. Raises ModelNotReady when
-    no version can serve.
+    id: int  # MovieLens id
+    title: str
+    year: int | None
+    genres: list[str]
+    imdb_url: str | None
+    score: float
+    reason: str
+
+
+def recommendations_for(
+    *,
+    profile: Profile,
+    limit: int,
+    offset: int = 0,
+    exclude: Iterable[int] = (),
+    genres: Iterable[str] | None = None,
+    exclude_genres: Iterable[str] | None = None,
+    released_from: int | None = None,
+    released_to: int | None = None,
+) -> tuple[int, list[str]]:
+    """Titles of the ``limit`` movies ``profile`` most likely rates 4-5 stars, best first,
+    after skipping the first ``offset``.
+
+    Returns (model version, titles). ``exclude`` holds catalogue movie ids; the filters
+    are those of ``recommender.ml.filters.effective_filters`` (children get a default).
+    No database query: the model, the titles, the masks and the answers already computed
+    are held in memory by the registry. Raises ModelNotReady when no version can serve.
     """
     loaded = registry.active_model()
-    return loaded.version, loaded.titles_for(profile, limit)
+    filters = effective_filters(
+        profile,
+        exclude=exclude,
+        genres=genres,
+        exclude_genres=exclude_genres,
+        released_from=released_from,
+        released_to=released_to,
+    )
+    if filters.is_empty and offset + limit <= registry.MAX_LIST:
+        return loaded.version, loaded.titles_for(profile, offset + limit)[offset:]
+    ranked = loaded.ranked(profile, filters, offset + limit)
+    titles = loaded.catalogue.titles
+    return loaded.version, [titles[i] for i in ranked.positions[offset : offset + limit]]
+
+
+def recommendation_details_for(
+    *,
+    profile: Profile,
+    limit: int,
+    offset: int = 0,
+    exclude: Iterable[int] = (),
+    genres: Iterable[str] | None = None,
+    exclude_genres: Iterable[str] | None = None,
+    released_from: int | None = None,
+    released_to: int | None = None,
+) -> tuple[int, list[Recommendation]]:
+    """Like ``recommendations_for`` (the same movies in the same order), with each movie's
+    MovieLens id, year, genres, IMDb URL, score and reason. Raises ModelNotReady."""
+    loaded = registry.active_model()
+    filters = effective_filters(
+        profile,
+        exclude=exclude,
+        genres=genres,
+        exclude_genres=exclude_genres,
+        released_from=released_from,
+        released_to=released_to,
+    )
+    ranked = loaded.ranked(profile, filters, offset + limit)
+    catalogue = loaded.catalogue
+    names = catalogue.genre_names
+    segments = loaded.scorer.model.segments
+    profile_segments = segments.segments_of(profile) if segments is not None else []
+    details = []
+    window = slice(offset, offset + limit)
+    for position, score in zip(ranked.positions[window], ranked.scores[window], strict=True):
+        year = int(loaded.masks.years[position])
+        flags = catalogue.genre_flags[position]
+        column = int(loaded.segment_columns[position])
+        if segments is None:
+            reason = "This model version was trained before rating counts were kept"
+        elif column < 0:
+            reason = "Nobody rated it in the training data: ranked by its genres"
+        else:
+            reason = segments.reason(profile_segments, column)
+        details.append(
+            Recommendation(
+                id=int(loaded.ml_ids[position]),
+                title=catalogue.titles[position],
+                year=year if year != NO_YEAR else None,
+                genres=[names[j] for j in range(len(names)) if flags[j]],
+                imdb_url=loaded.imdb_urls[position] or None,
+                score=round(score, 4),
+                reason=reason,
+            )
+        )
+    return loaded.version, details
 
 
 def evaluation_report(version: ModelVersion) -> EvaluationReport:
