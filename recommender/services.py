@@ -127,6 +127,18 @@ class Recommendation:
     score: float
     reason: str
 
+    def to_dict(self) -> dict[str, object]:
+        # dataclasses.asdict deep-copies every field: a third of a detailed answer's cost.
+        return {
+            "id": self.id,
+            "title": self.title,
+            "year": self.year,
+            "genres": self.genres,
+            "imdb_url": self.imdb_url,
+            "score": self.score,
+            "reason": self.reason,
+        }
+
 
 def recommendations_for(
     *,
