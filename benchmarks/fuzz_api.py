@@ -54,14 +54,19 @@ CHECKS = (
 )
 
 
-# Schema-valid bodies /api/recommend must still refuse with a 400: a title or MovieLens id
-# the catalogue does not hold, released_from after released_to, offset + limit over 500.
+# Schema-valid bodies /api/recommend and /api/feedback must still refuse with a 400: a title
+# or MovieLens id the catalogue does not hold, released_from after released_to, offset +
+# limit over 500.
 # OpenAPI cannot state those rules, so for this one operation a 400 on generated "valid"
 # data is accepted; schema-invalid data must still be rejected (negative_data_rejection).
 SCHEMATHESIS_CONFIG = """
 [[operations]]
 include-path = "/api/recommend"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404"]
+
+[[operations]]
+include-path = "/api/feedback"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "429"]
 """
 
 
@@ -180,6 +185,7 @@ def main() -> int:
             "CACHE_KEY_PREFIX": f"movierec-fuzz-{secrets.token_hex(4)}",
             "RECOMMENDER_GATE_MARGIN": "-1",
             "AUTH_THROTTLE_RATE": "100000/min",
+            "FEEDBACK_RATE": "100000/min",
             "GUNICORN_BIND": f"127.0.0.1:{port}",
             "GUNICORN_WORKERS": str(args.workers),
             "PROMETHEUS_MULTIPROC_DIR": str(Path(folder) / "prometheus"),

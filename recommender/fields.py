@@ -102,6 +102,92 @@ class GenreListField(serializers.Field):
         return sorted(value)
 
 
+class MovieRatingListField(serializers.Field):
+    """A JSON list of ``{"movie": title or MovieLens id, "rating": 1-5}`` objects.
+
+    Movies are named as in MovieRefListField (a title the catalogue lists twice names its
+    first movie here: one rating is one opinion). Validates to a list of (catalogue movie
+    id, stars); every bad item is reported, as "Item N: ...".
+    """
+
+    default_error_messages = {
+        "not_a_list": 'Expected a list of ratings but got type "{input_type}".',
+        "max_length": "Ensure this field has no more than {max_length} elements.",
+        "empty": "Send at least one rating.",
+    }
+
+    def __init__(self, *, max_length: int, **kwargs: Any) -> None:
+        self.max_length = max_length
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> list[tuple[int, int]]:
+        from recommender import registry
+
+        items = _check_list(self, data, self.max_length)
+        if not items:
+            self.fail("empty")
+        index = None
+        errors: list[str] = []
+        resolved: list[tuple[int, int]] = []
+        for number, item in enumerate(items, start=1):
+            if not isinstance(item, dict) or set(item) != {"movie", "rating"}:
+                errors.append(f'Item {number}: expected {{"movie": ..., "rating": 1-5}}.')
+                continue
+            movie, stars = item["movie"], item["rating"]
+            if isinstance(stars, bool) or not isinstance(stars, int) or not 1 <= stars <= 5:
+                errors.append(f"Item {number}: rating must be an integer from 1 to 5.")
+            if isinstance(movie, bool) or not isinstance(movie, str | int):
+                errors.append(
+                    f"Item {number}: {_echo(movie)} is not a title (string) or a MovieLens "
+                    "id (integer)."
+                )
+                continue
+            index = index or registry.active_model().movies
+            movie_ids, _ = index.resolve([movie])
+            if not movie_ids:
+                errors.append(
+                    f"Item {number}: "
+                    + (
+                        f"{_echo(movie)} is not a title in the catalogue."
+                        if isinstance(movie, str)
+                        else f"{movie} is not a MovieLens id in the catalogue."
+                    )
+                )
+                continue
+            resolved.append((movie_ids[0], stars))
+        if errors:
+            raise serializers.ValidationError(errors)
+        return resolved
+
+    def to_representation(self, value: Any) -> Any:
+        return [{"movie": movie, "rating": stars} for movie, stars in value]
+
+
+class MovieRatingListFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = MovieRatingListField
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        return {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": self.target.max_length,
+            "items": {
+                "type": "object",
+                "required": ["movie", "rating"],
+                "additionalProperties": False,
+                "properties": {
+                    "movie": {
+                        "oneOf": [
+                            {"type": "string", "description": "An exact title."},
+                            {"type": "integer", "description": "A MovieLens id."},
+                        ]
+                    },
+                    "rating": {"type": "integer", "minimum": 1, "maximum": 5},
+                },
+            },
+        }
+
+
 class MovieRefListFieldSchema(OpenApiSerializerFieldExtension):
     """OpenAPI for MovieRefListField: its item types and this field's maxItems."""
 
@@ -118,6 +204,26 @@ class MovieRefListFieldSchema(OpenApiSerializerFieldExtension):
                 ]
             },
         }
+
+
+class ClientRefField(serializers.CharField):
+    """An opaque id a client picks for one person: 1-64 printable ASCII characters, no
+    spaces (never an e-mail address or a name)."""
+
+    default_error_messages = {
+        "invalid": "Must be 1-64 printable ASCII characters without spaces (an opaque id).",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=64, min_length=1, trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        value = str(super().to_internal_value(data))
+        if not value.isascii() or not all("!" <= ch <= "~" for ch in value):
+            self.fail("invalid")
+        return value
 
 
 class StrictBooleanField(serializers.BooleanField):

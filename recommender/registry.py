@@ -356,8 +356,10 @@ def model_version_register(
     data_fingerprint: str,
     train_seconds: float,
     gate: GateVerdict | dict[str, Any],
+    training_data: dict[str, int] | None = None,
 ) -> ModelVersion:
-    """Store a trained model (inactive) with its evaluation and artifact."""
+    """Store a trained model (inactive) with its evaluation and artifact; ``training_data``
+    (how many MovieLens raters, feedback people and their ratings) goes with the metrics."""
     library_versions = {
         "python": platform.python_version(),
         "numpy": np.__version__,
@@ -376,7 +378,10 @@ def model_version_register(
             version=(last or 0) + 1,
             seed=seed,
             params=model.params.to_dict(),
-            metrics=report.to_dict(),
+            metrics={
+                **report.to_dict(),
+                **({"training_data": training_data} if training_data else {}),
+            },
             gate=gate,
             data_fingerprint=data_fingerprint,
             library_versions=library_versions,

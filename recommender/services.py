@@ -3,21 +3,41 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import cast
 
+import pandas as pd
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
 from recommender import registry
-from recommender.datasets import training_frames
-from recommender.errors import TrainingDataMissing
+from recommender.datasets import feedback_frames, training_frames
+from recommender.errors import FeedbackLimitReached, FeedbackPersonNotFound, TrainingDataMissing
 from recommender.ml.evaluation import EvaluationReport, evaluate
 from recommender.ml.filters import NO_YEAR, effective_filters
 from recommender.ml.profile import Profile
 from recommender.ml.training import TrainParams, train, with_segments
-from recommender.models import ModelVersion
+from recommender.models import FeedbackPerson, FeedbackRating, ModelVersion
 from recommender.registry import GateVerdict
 
 Progress = Callable[[str], None]
+
+
+def _no_feedback() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return (
+        pd.DataFrame({"rater_id": [], "movie_id": [], "rating": []}, dtype="int64"),
+        pd.DataFrame(
+            {
+                "rater_id": pd.Series([], dtype="int64"),
+                "age": pd.Series([], dtype="int64"),
+                "gender": pd.Series([], dtype=object),
+                "occupation": pd.Series([], dtype=object),
+            }
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -37,6 +57,7 @@ def model_train(
     params: TrainParams | None = None,
     progress: Progress | None = None,
     if_stale: bool = False,
+    feedback: bool = True,
 ) -> TrainOutcome:
     """Fit on every rating in the database, evaluate on held-out raters, store the version.
 
@@ -44,12 +65,27 @@ def model_train(
     inspected; with ``activate`` it serves only if the gate passes (``outcome.activated``).
     With ``if_stale`` nothing is trained while the active version was fitted on the same
     data with the same parameters (a second `docker compose up` retrains nothing).
+    With ``feedback`` the people sent to POST /api/feedback (except with revoked keys)
+    join the training data; the evaluation still tests on the MovieLens raters alone.
     Raises TrainingDataMissing when there is nothing to train on.
     """
     say = progress or (lambda message: None)
     params = params or TrainParams()
     say("reading ratings from the database")
     frames = training_frames()
+    feedback_ratings, feedback_raters = feedback_frames() if feedback else _no_feedback()
+    training_data = {
+        "movielens_raters": len(frames.raters),
+        "movielens_ratings": len(frames.ratings),
+        "feedback_people": len(feedback_raters),
+        "feedback_ratings": len(feedback_ratings),
+    }
+    if len(feedback_raters):
+        frames = replace(
+            frames,
+            ratings=pd.concat([frames.ratings, feedback_ratings], ignore_index=True),
+            raters=pd.concat([frames.raters, feedback_raters], ignore_index=True),
+        )
     if frames.ratings.empty:
         raise TrainingDataMissing(
             "There are no ratings to train on: run `python manage.py ingest_movielens`."
@@ -72,7 +108,13 @@ def model_train(
     started = time.perf_counter()
     say(f"evaluating on held-out raters ({len(frames.ratings)} ratings, 5 folds)")
     report = evaluate(
-        frames.ratings, frames.raters, frames.movies, params=params, seed=seed, progress=say
+        frames.ratings,
+        frames.raters,
+        frames.movies,
+        params=params,
+        seed=seed,
+        progress=say,
+        train_only=feedback_raters["rater_id"].tolist(),
     )
     say("fitting on all raters")
     model = train(frames.ratings, frames.raters, frames.movies, params=params, seed=seed)
@@ -85,6 +127,7 @@ def model_train(
         data_fingerprint=fingerprint,
         train_seconds=elapsed,
         gate={},
+        training_data=training_data,
     )
     gate = registry.gate_decision(version, against=champion)
     ModelVersion.objects.filter(pk=version.pk).update(gate=gate)
@@ -230,3 +273,105 @@ def recommendation_details_for(
 
 def evaluation_report(version: ModelVersion) -> EvaluationReport:
     return EvaluationReport.from_dict(version.metrics)
+
+
+@transaction.atomic
+def feedback_record(
+    *,
+    api_key_id: int,
+    profile: Profile,
+    ratings: Sequence[tuple[int, int]],
+    client_ref: str = "",
+) -> int:
+    """Store ``ratings`` ((catalogue movie id, stars 1-5), ...) for one person; returns how
+    many movies were stored.
+
+    With a ``client_ref`` the person is the one this key sent under it before (created on
+    first use; the demographics are the latest ones sent), and a movie rated again keeps only
+    the latest stars. Without one, the call is a person of its own. Raises
+    FeedbackLimitReached when the call would create a person beyond
+    ``FEEDBACK_MAX_PEOPLE_PER_KEY`` for this key.
+    """
+    now = timezone.now()
+    person = _feedback_person(api_key_id=api_key_id, client_ref=client_ref) if client_ref else None
+    if person is None:
+        cap = settings.FEEDBACK_MAX_PEOPLE_PER_KEY
+        if FeedbackPerson.objects.filter(api_key_id=api_key_id).count() >= cap:
+            raise FeedbackLimitReached(
+                f"This API key has stored the most feedback people it may ({cap}): delete "
+                "some with DELETE /api/feedback/{client_ref} or ask for a higher limit."
+            )
+        try:
+            with transaction.atomic():
+                person = FeedbackPerson.objects.create(
+                    api_key_id=api_key_id,
+                    client_ref=client_ref,
+                    age=profile.age,
+                    gender=profile.gender,
+                    occupation=profile.occupation,
+                )
+        except IntegrityError:
+            # A concurrent call created this client_ref first: add to that person.
+            person = _feedback_person(api_key_id=api_key_id, client_ref=client_ref)
+            if person is None:
+                raise
+    if (person.age, person.gender, person.occupation) != (
+        profile.age,
+        profile.gender,
+        profile.occupation,
+    ) or person.updated_at < now:
+        person.age, person.gender, person.occupation = (
+            profile.age,
+            profile.gender,
+            profile.occupation,
+        )
+        person.save(update_fields=["age", "gender", "occupation", "updated_at"])
+    latest = dict(ratings)  # a movie given twice in one call: the last one wins
+    FeedbackRating.objects.bulk_create(
+        [
+            FeedbackRating(person=person, movie_id=movie_id, rating=stars, rated_at=now)
+            for movie_id, stars in latest.items()
+        ],
+        update_conflicts=True,
+        unique_fields=["person", "movie"],
+        update_fields=["rating", "rated_at"],
+    )
+    return len(latest)
+
+
+def _feedback_person(*, api_key_id: int, client_ref: str) -> FeedbackPerson | None:
+    return (
+        FeedbackPerson.objects.select_for_update()
+        .filter(api_key_id=api_key_id, client_ref=client_ref)
+        .first()
+    )
+
+
+def feedback_delete(*, api_key_id: int, client_ref: str) -> None:
+    """Delete the person this key sent under ``client_ref``, with their ratings; raises
+    FeedbackPersonNotFound."""
+    deleted, _ = FeedbackPerson.objects.filter(
+        api_key_id=api_key_id, client_ref=client_ref
+    ).delete()
+    if not deleted:
+        raise FeedbackPersonNotFound("This API key has sent no feedback under that client_ref.")
+
+
+def feedback_delete_for_keys(*, api_key_ids: Sequence[int]) -> int:
+    """Delete every feedback person (and rating) sent with these API keys; returns how many
+    people."""
+    people = FeedbackPerson.objects.filter(api_key_id__in=list(api_key_ids))
+    count = people.count()
+    people.delete()
+    return count
+
+
+def feedback_purge(*, older_than_days: int | None = None) -> int:
+    """Delete the feedback people whose last rating is older than ``older_than_days``
+    (default ``FEEDBACK_RETENTION_DAYS``), with their ratings; returns how many."""
+    days = settings.FEEDBACK_RETENTION_DAYS if older_than_days is None else older_than_days
+    cutoff = timezone.now() - timedelta(days=days)
+    people = FeedbackPerson.objects.filter(updated_at__lt=cutoff)
+    count = people.count()
+    people.delete()
+    return count

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, cast
 
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import (
@@ -17,13 +17,25 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.throttling import AuthenticateRateThrottle
 from movierec.metrics import RECOMMENDATIONS, RECOMMENDED_ITEMS
 from movierec.schema import error_responses
-from recommender.fields import GenreListField, MovieRefListField, StrictBooleanField
+from recommender.fields import (
+    ClientRefField,
+    GenreListField,
+    MovieRatingListField,
+    MovieRefListField,
+    StrictBooleanField,
+)
 from recommender.ml.filters import CHILD_AGE_LIMIT, CHILD_EXCLUDED_GENRES
 from recommender.ml.profile import GENDERS, MAX_AGE, MIN_AGE, OCCUPATIONS, Profile
 from recommender.registry import MAX_DEPTH
-from recommender.services import recommendation_details_for, recommendations_for
+from recommender.services import (
+    feedback_delete,
+    feedback_record,
+    recommendation_details_for,
+    recommendations_for,
+)
 
 MAX_EXCLUDE = 500
 MIN_YEAR, MAX_YEAR = 1800, 2100
@@ -304,3 +316,105 @@ class RecommendInputSchema(OpenApiSerializerExtension):
             if name in EXAMPLES:
                 prop["example"] = EXAMPLES[name]
         return schema
+
+
+MAX_FEEDBACK_RATINGS = 100
+
+
+class FeedbackRateThrottle(AuthenticateRateThrottle):
+    """At most ``FEEDBACK_RATE`` feedback calls per API key per window (atomic counts)."""
+
+    scope = "feedback"
+
+    def get_cache_key(self, request: Request, view: Any) -> str:
+        return f"throttle:{self.scope}:{request.user.pk}"
+
+
+class FeedbackView(APIView):
+    throttle_classes = [FeedbackRateThrottle]
+
+    @extend_schema_serializer(component_name="Feedback")
+    class InputSerializer(_ProfileSerializer):
+        limit = None  # type: ignore[assignment]
+        ratings = MovieRatingListField(
+            max_length=MAX_FEEDBACK_RATINGS,
+            help_text=(
+                "What the person rated: movies named as in `exclude` of /api/recommend, with "
+                "stars 1-5. A movie rated again (here or later under the same client_ref) "
+                "keeps only the latest stars."
+            ),
+        )
+        client_ref = ClientRefField(
+            required=False,
+            help_text=(
+                "Your opaque id for this person, so later calls add to the same person and "
+                "DELETE /api/feedback/{client_ref} can remove them. 1-64 printable ASCII "
+                "characters without spaces; never an e-mail address, a name or anything "
+                "else that identifies someone. Without it each call is a new person."
+            ),
+        )
+
+    class OutputSerializer(serializers.Serializer):
+        stored = serializers.IntegerField(help_text="How many movies' ratings were stored.")
+
+    @extend_schema(
+        operation_id="feedback",
+        summary="Ratings a person gave, for training the next model",
+        description=(
+            "Stores a person's demographics and ratings (no personal data) under the API key "
+            "that sent them; the next `train_model` learns from them. Kept for "
+            "`FEEDBACK_RETENTION_DAYS` after the person's last rating. Limited per key: "
+            "`FEEDBACK_RATE` calls and `FEEDBACK_MAX_PEOPLE_PER_KEY` people (429 beyond)."
+        ),
+        request=InputSerializer,
+        examples=[
+            OpenApiExample(
+                "Two ratings",
+                value={
+                    "age": 30,
+                    "gender": "F",
+                    "occupation": "writer",
+                    "ratings": [
+                        {"movie": "Fargo (1996)", "rating": 5},
+                        {"movie": 50, "rating": 4},
+                    ],
+                    "client_ref": "u-7f3a9c",
+                },
+                request_only=True,
+            )
+        ],
+        responses={
+            201: OpenApiResponse(OutputSerializer, description="Stored."),
+            **error_responses(400, 401, 405, 413, 415, 429, 503),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        stored = feedback_record(
+            api_key_id=cast(int, request.user.pk),
+            profile=Profile(
+                age=values["age"], gender=values["gender"], occupation=values["occupation"]
+            ),
+            ratings=values["ratings"],
+            client_ref=values.get("client_ref", ""),
+        )
+        return Response({"stored": stored}, status=201)
+
+
+class FeedbackPersonView(APIView):
+    throttle_classes = [FeedbackRateThrottle]
+
+    @extend_schema(
+        operation_id="feedback_delete",
+        summary="Delete a person this key sent feedback for",
+        description="Deletes the person and every rating sent for them under this client_ref.",
+        responses={
+            204: OpenApiResponse(description="Deleted."),
+            **error_responses(401, 404, 405, 429),
+        },
+    )
+    def delete(self, request: Request, client_ref: str) -> Response:
+        feedback_delete(api_key_id=cast(int, request.user.pk), client_ref=client_ref)
+        return Response(status=204)
