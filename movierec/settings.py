@@ -1,7 +1,8 @@
 """Project wiring: the only settings module. Every knob comes from the environment.
 
 See `.env.example` for the full list with comments. Nothing here reads a `.env` file:
-docker-compose passes variables with `env_file`, the Makefile exports the local ones.
+docker-compose passes variables with `env_file`; on a development checkout manage.py fills
+in the local ones from `.env.local` (written by make; see movierec.env.load_local_env).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ ALLOWED_HOSTS = env_list(
     "DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG or TESTING else []
 )
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+# JSON under /api/ and on the probes, Django's page elsewhere (admin).
+CSRF_FAILURE_VIEW = "movierec.guards.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -44,6 +47,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_api_key",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "catalog",
@@ -53,6 +57,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "movierec.middleware.RequestContextMiddleware",
+    # /healthz is answered here, before host validation (see its docstring).
+    "movierec.health.LivenessProbeMiddleware",
+    # Host, Content-Length and chunked bodies checked before anything reads the body.
+    "movierec.guards.RequestGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -61,6 +69,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns an admin login lockout into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "movierec.urls"
@@ -82,11 +92,18 @@ TEMPLATES = [
 ]
 
 # Database: the embedded SQLite file unless DATABASE_URL names another (postgres://...).
+# Serving processes (gunicorn, runserver) bound every statement; management commands (ingest,
+# training) may run long statements and do not.
+SERVING = "gunicorn" in sys.modules or sys.argv[1:2] == ["runserver"]
 _database_url = env_str("DATABASE_URL")
 if _database_url:
     DATABASES = {
         "default": database_from_url(
-            _database_url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+            _database_url,
+            conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+            connect_timeout=env_float("DATABASE_CONNECT_TIMEOUT", 2.0),
+            statement_timeout=env_float("DATABASE_STATEMENT_TIMEOUT", 2.0) if SERVING else 0,
+            breaker_seconds=env_float("DATABASE_BREAKER_SECONDS", 1.0),
         )
     }
 else:
@@ -108,6 +125,12 @@ if REDIS_URL:
             "BACKEND": "movierec.cache.PooledRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "movierec") or "movierec",
+            # Redis is an accelerator: a dead or hung one costs a call at most this long,
+            # then the circuit breaker skips it for BREAKER_SECONDS (movierec/cache.py).
+            "OPTIONS": {
+                "socket_timeout": env_float("REDIS_TIMEOUT_SECONDS", 0.1),
+                "BREAKER_SECONDS": env_float("REDIS_BREAKER_SECONDS", 2.0),
+            },
         }
     }
 else:
@@ -124,6 +147,30 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Admin logins: django-axes locks a username out from one client address after
+# AXES_FAILURE_LIMIT failures, for AXES_COOLOFF_MINUTES, before the password is even hashed
+# (its backend comes first); every attempt is audited in admin (Axes section).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The client address by the same rule as the API throttles (DJANGO_NUM_PROXIES).
+AXES_CLIENT_IP_CALLABLE = "movierec.guards.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_VERBOSE = False  # no start-up banner, no user agents in the logs
+AXES_COOLOFF_MESSAGE = (
+    "Too many failed logins for this account from your address: try again in "
+    f"{AXES_COOLOFF_TIME.seconds // 60} minutes, or ask another administrator to unlock it "
+    "(python manage.py axes_reset_username USERNAME)."
+)
+# At most this many login attempts per client address, whatever the usernames: each one
+# costs a password hash, so guessers rotating usernames cannot starve the API of CPU.
+ADMIN_LOGIN_RATE = env_str("ADMIN_LOGIN_RATE", "20/min") or "20/min"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -170,8 +217,12 @@ SIMPLE_JWT = {
 }
 # How long a key's state (revoked/expired) may be served from the cache before re-reading.
 API_KEY_STATE_TTL = env_int("API_KEY_STATE_TTL", 5, minimum=1)
-# At most one database write per key per this many seconds for last-used/use-count.
-API_KEY_USAGE_FLUSH_SECONDS = env_int("API_KEY_USAGE_FLUSH_SECONDS", 60, minimum=1)
+# While the database is down, a key state read at most this long ago keeps serving.
+API_KEY_STATE_GRACE_SECONDS = env_int("API_KEY_STATE_GRACE_SECONDS", 300, minimum=0)
+# Each process writes its counted key uses (last-used, use count) this often (seconds).
+API_KEY_USAGE_FLUSH_SECONDS = env_float("API_KEY_USAGE_FLUSH_SECONDS", 1.0)
+# The background writer; tests write explicitly (`api_key_usage_flush`) instead.
+API_KEY_USAGE_BACKGROUND_FLUSH = not TESTING
 
 # MovieLens: a folder, the zip, or a URL; the default is the official download.
 MOVIELENS_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
@@ -187,6 +238,9 @@ RECOMMENDER_VERSION_CHECK_SECONDS = env_float("RECOMMENDER_VERSION_CHECK_SECONDS
 # kept after their last rating (`python manage.py purge_feedback` deletes older ones).
 FEEDBACK_MAX_PEOPLE_PER_KEY = env_int("FEEDBACK_MAX_PEOPLE_PER_KEY", 10_000, minimum=0)
 FEEDBACK_RETENTION_DAYS = env_int("FEEDBACK_RETENTION_DAYS", 365, minimum=1)
+# Signs model artifacts (HMAC-SHA256); empty: a key derived from SECRET_KEY (HKDF), so
+# rotating DJANGO_SECRET_KEY without setting this makes every stored version refused.
+MODEL_SIGNING_KEY = env_str("MODEL_SIGNING_KEY") or ""
 # Committed reference figures on ml-100k; a candidate trained on the same data must match them.
 RECOMMENDER_BASELINE_FILE = Path(
     env_str("RECOMMENDER_BASELINE_FILE", str(BASE_DIR / "recommender" / "baseline.json")) or ""
@@ -218,7 +272,10 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
 LOG_LEVEL = (env_str("LOG_LEVEL", "INFO") or "INFO").upper()
-LOG_FORMAT = env_str("LOG_FORMAT", "json") or "json"
+# Plain lines for a person at a terminal, JSON lines for a log collector; LOG_FORMAT decides.
+LOG_FORMAT = env_str("LOG_FORMAT") or ("plain" if sys.stderr.isatty() else "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -228,7 +285,10 @@ LOGGING = {
             "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "plain": {
+            "()": "movierec.log.PlainFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
     },
     "filters": {"request_id": {"()": "movierec.log.RequestIdFilter"}},
     "handlers": {
@@ -241,7 +301,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.request": {"level": "ERROR"},
-        "django.server": {"level": "WARNING"},
+        # runserver's own request lines (4xx at WARNING) would repeat the access line below.
+        "django.server": {"level": "CRITICAL"},
+        "django.utils.autoreload": {"level": "WARNING"},  # runserver prints it already
         # One JSON line per request; ACCESS_LOG=0 silences it (e.g. behind a proxy that logs).
         "movierec.access": {"level": "INFO" if env_bool("ACCESS_LOG", default=True) else "WARNING"},
     },

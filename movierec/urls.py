@@ -6,8 +6,11 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from movierec import health, views
+from movierec import guards, health, views
 from movierec.metrics import metrics_view
+
+# The admin's "View site" link: this service's site is its API, so the link opens the API docs.
+admin.site.site_url = "/api/docs/"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -20,5 +23,7 @@ urlpatterns = [
     path("api/", include("recommender.urls")),
 ]
 
+handler400 = guards.bad_request
+handler403 = guards.permission_denied
 handler404 = views.not_found
 handler500 = views.server_error

@@ -64,7 +64,8 @@ def model_train(
     The version is always recorded with the gate's verdict, so a refused candidate can be
     inspected; with ``activate`` it serves only if the gate passes (``outcome.activated``).
     With ``if_stale`` nothing is trained while the active version was fitted on the same
-    data with the same parameters (a second `docker compose up` retrains nothing).
+    data with the same parameters and its artifact can still be served (a second
+    `docker compose up` retrains nothing; an unsigned or refused artifact is replaced).
     With ``feedback`` the people sent to POST /api/feedback (except with revoked keys)
     join the training data; the evaluation still tests on the MovieLens raters alone.
     Raises TrainingDataMissing when there is nothing to train on.
@@ -81,10 +82,13 @@ def model_train(
         "feedback_ratings": len(feedback_ratings),
     }
     if len(feedback_raters):
+        # A feedback person is named by its (negative) rater id in the fingerprint.
+        feedback_ids = feedback_raters["rater_id"].tolist()
         frames = replace(
             frames,
             ratings=pd.concat([frames.ratings, feedback_ratings], ignore_index=True),
             raters=pd.concat([frames.raters, feedback_raters], ignore_index=True),
+            rater_ml_ids={**frames.rater_ml_ids, **{rid: rid for rid in feedback_ids}},
         )
     if frames.ratings.empty:
         raise TrainingDataMissing(
@@ -97,6 +101,7 @@ def model_train(
         and champion is not None
         and champion.data_fingerprint == fingerprint
         and champion.params == params.to_dict()
+        and registry.artifact_usable(champion)
     ):
         return TrainOutcome(
             version=champion,

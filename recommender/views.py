@@ -15,9 +15,9 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from accounts.throttling import AuthenticateRateThrottle
+from movierec.guards import PostOnlyAPIView
 from movierec.metrics import RECOMMENDATIONS, RECOMMENDED_ITEMS
 from movierec.schema import error_responses
 from recommender.fields import (
@@ -156,7 +156,7 @@ class _ProfileSerializer(serializers.Serializer):
         return {name: copy.copy(field) for name, field in self._declared_fields.items()}
 
 
-class RecommendView(APIView):
+class RecommendView(PostOnlyAPIView):
     # A body without options is validated by the profile fields alone: the most frequent
     # request does not pay for seven more fields it does not use.
     ProfileSerializer = _ProfileSerializer
@@ -274,7 +274,7 @@ class RecommendView(APIView):
                     ),
                 ],
             ),
-            **error_responses(400, 401, 405, 413, 415, 503),
+            **error_responses(400, 401, 405, 411, 413, 415, 503),
         },
     )
     def post(self, request: Request) -> Response:
@@ -330,7 +330,7 @@ class FeedbackRateThrottle(AuthenticateRateThrottle):
         return f"throttle:{self.scope}:{request.user.pk}"
 
 
-class FeedbackView(APIView):
+class FeedbackView(PostOnlyAPIView):
     throttle_classes = [FeedbackRateThrottle]
 
     @extend_schema_serializer(component_name="Feedback")
@@ -385,7 +385,7 @@ class FeedbackView(APIView):
         ],
         responses={
             201: OpenApiResponse(OutputSerializer, description="Stored."),
-            **error_responses(400, 401, 405, 413, 415, 429, 503),
+            **error_responses(400, 401, 405, 411, 413, 415, 429, 503),
         },
     )
     def post(self, request: Request) -> Response:
@@ -403,7 +403,9 @@ class FeedbackView(APIView):
         return Response({"stored": stored}, status=201)
 
 
-class FeedbackPersonView(APIView):
+class FeedbackPersonView(PostOnlyAPIView):
+    # The guard's method check (before authentication), for DELETE instead of POST.
+    http_method_names = ["delete"]
     throttle_classes = [FeedbackRateThrottle]
 
     @extend_schema(

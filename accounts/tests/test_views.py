@@ -11,7 +11,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from accounts.models import ApiKey
-from accounts.services import api_key_create, api_key_revoke
+from accounts.services import api_key_create, api_key_revoke, api_key_usage_flush
 from accounts.tests.helpers import token_payload
 
 pytestmark = pytest.mark.django_db
@@ -172,7 +172,6 @@ def test_if_key_missing_or_not_a_string_then_400_naming_key(api_client, body, me
 @pytest.mark.parametrize(
     "raw",
     [
-        '{"key": "ab\\ud800cd"}',  # a lone UTF-16 surrogate
         '{"key": "abcdefgh.\\u0000secret"}',  # NUL, which Postgres cannot even compare
         '{"key": "abcdefgh.s\\u00e9cret"}',  # outside the key alphabet
         '{"key": "abcd\\u00e9fg.secret"}',
@@ -180,6 +179,7 @@ def test_if_key_missing_or_not_a_string_then_400_naming_key(api_client, body, me
 )
 def test_if_key_is_a_string_that_cannot_be_a_key_then_401_not_400_or_500(api_client, api_key, raw):
     # The body has the documented shape (a string), so this is a wrong key, like any other.
+    # (A lone surrogate is not text at all: refused by the parser, movierec/tests/test_guards.py.)
     response = post_raw(api_client, raw)
 
     assert response.status_code == 401
@@ -258,15 +258,15 @@ def test_if_authenticate_fails_then_the_raw_key_is_not_logged(api_client, api_ke
     assert all(secret not in str(record.__dict__) for record in caplog.records)
 
 
-def test_authenticate_reads_the_key_once_and_writes_usage_once(
-    api_client, api_key, django_assert_max_num_queries
+def test_authenticate_reads_the_key_once_and_counts_usage_in_process(
+    api_client, api_key, django_assert_num_queries
 ):
-    with django_assert_max_num_queries(2):  # SELECT the key; the first use's usage UPDATE
-        assert api_client.post(URL, {"key": api_key[1]}, format="json").status_code == 200
-    with django_assert_max_num_queries(1):  # SELECT only: usage is counted in the cache
-        assert api_client.post(URL, {"key": api_key[1]}, format="json").status_code == 200
+    for _ in range(2):
+        with django_assert_num_queries(1):  # SELECT the key; usage is counted in process
+            assert api_client.post(URL, {"key": api_key[1]}, format="json").status_code == 200
 
-    assert ApiKey.objects.get(pk=api_key[0].pk).use_count == 1
+    api_key_usage_flush()
+    assert ApiKey.objects.get(pk=api_key[0].pk).use_count == 2
 
 
 def test_openapi_schema_documents_every_status():
@@ -275,7 +275,16 @@ def test_openapi_schema_documents_every_status():
     schema = SchemaGenerator().get_schema(request=None, public=True)
 
     operation = schema["paths"]["/api/authenticate"]["post"]
-    assert sorted(operation["responses"]) == ["200", "400", "401", "405", "413", "415", "429"]
+    assert sorted(operation["responses"]) == [
+        "200",
+        "400",
+        "401",
+        "405",
+        "411",
+        "413",
+        "415",
+        "429",
+    ]
     assert "security" not in operation
     request_schema = schema["components"]["schemas"]["AuthenticateRequest"]
     assert request_schema["required"] == ["key"]

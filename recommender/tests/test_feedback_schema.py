@@ -44,7 +44,7 @@ def test_feedback_documents_its_statuses_and_fields(schema: dict[str, Any]) -> N
     post = schema["paths"][FEEDBACK]["post"]
     assert set(schema["paths"][FEEDBACK]) == {"post"}
     assert set(schema["paths"][PERSON_PATH]) == {"delete"}
-    assert {int(c) for c in post["responses"]} == {201, 400, 401, 405, 413, 415, 429, 503}
+    assert {int(c) for c in post["responses"]} == {201, 400, 401, 405, 411, 413, 415, 429, 503}
     delete = schema["paths"][PERSON_PATH]["delete"]
     assert {int(c) for c in delete["responses"]} == {204, 401, 404, 405, 429}
     assert post["security"] == [{"bearerAuth": []}]

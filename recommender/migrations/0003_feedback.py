@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('accounts', '0001_initial'),
         ('catalog', '0001_initial'),
-        ('recommender', '0001_initial'),
+        ('recommender', '0002_artifact_signature'),
     ]
 
     operations = [
