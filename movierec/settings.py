@@ -269,6 +269,9 @@ LOGGING = {
     "loggers": {
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},
+        # A client's wrong Host header is its mistake, not the service's: answered 400 and
+        # in the access line, not an ERROR with a traceback.
+        "django.security.DisallowedHost": {"level": "CRITICAL"},
         # One JSON line per request; ACCESS_LOG=0 silences it (e.g. behind a proxy that logs).
         "movierec.access": {"level": "INFO" if env_bool("ACCESS_LOG", default=True) else "WARNING"},
     },
