@@ -15,6 +15,7 @@ import logging
 import platform
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
@@ -35,6 +36,8 @@ from recommender.ml.evaluation import EvaluationReport, passes_gate
 from recommender.ml.profile import Profile
 from recommender.ml.scoring import Scorer
 from recommender.ml.training import RecommenderModel
+from recommender.ml.warm import WarmScorer
+from recommender.ml.warm_evaluation import GATE_K, WarmReport, passes_warm_gate
 from recommender.models import ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -72,6 +75,9 @@ class LoadedModel:
     dedupe_keys: np.ndarray
     # How many catalogue positions repeat an earlier title (their dedupe key).
     dedupe_slack: int
+    # The warm-start item models on this catalogue (None: the artifact has none, and
+    # liked movies are only left out of the answer).
+    warm: WarmScorer | None = None
     # Ranked titles per profile. The profile space is finite (120 ages x 3 genders x 21
     # occupations = 7,560 entries of at most 100 titles), so the cache needs no eviction;
     # a new version or catalogue builds a new LoadedModel and so starts empty.
@@ -90,6 +96,36 @@ class LoadedModel:
             answer = tuple(titles[i] for i in positions)
             self._answers[profile] = answer
         return list(answer[:limit])
+
+    def titles_for_liked(
+        self, profile: Profile, limit: int, *, liked_ids: Sequence[int]
+    ) -> list[str]:
+        """The ``limit`` best titles for a profile that names liked movies (catalogue ids).
+
+        Not cached: the space of liked sets is unbounded. Ids not in the catalogue are
+        ignored; every catalogue movie sharing a title with a liked one is left out.
+        """
+        positions = self.catalogue_positions(liked_ids)
+        prior = self.scorer.scores(profile)
+        scores = self.warm.scores(prior, positions) if self.warm is not None else prior
+        excluded = np.flatnonzero(np.isin(self.dedupe_keys, self.dedupe_keys[positions]))
+        ranked = self.scorer.rank(
+            scores,
+            limit,
+            exclude_positions=excluded,
+            dedupe_keys=self.dedupe_keys,
+            dedupe_slack=self.dedupe_slack,
+        )
+        titles = self.catalogue.titles
+        return [titles[i] for i in ranked]
+
+    def catalogue_positions(self, movie_ids: Sequence[int]) -> np.ndarray:
+        """Positions of these catalogue ids (primary keys); unknown ids are dropped."""
+        ids = np.asarray(list(movie_ids), dtype=np.int64)
+        catalogue = self.catalogue.movie_ids
+        at = np.minimum(np.searchsorted(catalogue, ids), max(len(catalogue) - 1, 0))
+        found = catalogue[at] == ids if len(catalogue) else np.zeros(len(ids), dtype=bool)
+        return np.unique(at[found])
 
 
 @dataclass(frozen=True)
@@ -206,6 +242,7 @@ def _bind(model: RecommenderModel, marker: _Marker, catalogue: Catalogue) -> Loa
         catalogue=catalogue,
         dedupe_keys=dedupe_keys,
         dedupe_slack=len(dedupe_keys) - len(np.unique(dedupe_keys)),
+        warm=WarmScorer(model.warm, catalogue.movie_ids) if model.warm is not None else None,
     )
 
 
@@ -231,8 +268,13 @@ def model_version_register(
     data_fingerprint: str,
     train_seconds: float,
     gate: GateVerdict | dict[str, Any],
+    warm_report: WarmReport | None = None,
 ) -> ModelVersion:
-    """Store a trained model (inactive) with its evaluation and artifact."""
+    """Store a trained model (inactive) with its evaluation and artifact; the warm-start
+    evaluation, if any, is kept under ``metrics["warm"]``."""
+    metrics = report.to_dict()
+    if warm_report is not None:
+        metrics["warm"] = warm_report.to_dict()
     library_versions = {
         "python": platform.python_version(),
         "numpy": np.__version__,
@@ -251,7 +293,7 @@ def model_version_register(
             version=(last or 0) + 1,
             seed=seed,
             params=model.params.to_dict(),
-            metrics=report.to_dict(),
+            metrics=metrics,
             gate=gate,
             data_fingerprint=data_fingerprint,
             library_versions=library_versions,
@@ -314,6 +356,10 @@ def gate_decision(candidate: ModelVersion, *, against: ModelVersion | None) -> G
             )
     elif reference is not None:
         reasons.append("the committed baseline was measured on other data: not compared")
+    warm = _warm_gate(candidate, against=against, reference=reference, tolerance=tolerance)
+    if warm is not None:
+        passed = passed and warm[0]
+        reasons.extend(warm[1])
     return {
         "passed": passed,
         "reasons": reasons,
@@ -321,6 +367,44 @@ def gate_decision(candidate: ModelVersion, *, against: ModelVersion | None) -> G
         "margin": settings.RECOMMENDER_GATE_MARGIN,
         "tolerance": tolerance,
     }
+
+
+def _warm_gate(
+    candidate: ModelVersion,
+    *,
+    against: ModelVersion | None,
+    reference: dict[str, Any] | None,
+    tolerance: float,
+) -> tuple[bool, list[str]] | None:
+    """The warm-start bars at k = GATE_K: the champion's figure and, on the very data
+    they were measured on, the committed one, each minus the tolerance."""
+    if "warm" not in candidate.metrics:
+        return None
+    report = WarmReport.from_dict(candidate.metrics["warm"])
+    rival = against if against is not None and against.pk != candidate.pk else None
+    if rival is not None and "warm" not in rival.metrics:
+        passed = True
+        reasons = ["warm start: the champion has no warm-start figures: not compared"]
+    else:
+        champion_ndcg = (
+            WarmReport.from_dict(rival.metrics["warm"]).ndcg(GATE_K) if rival is not None else None
+        )
+        decision = passes_warm_gate(report, champion_ndcg=champion_ndcg, tolerance=tolerance)
+        passed, reasons = decision.passed, list(decision.reasons)
+    committed = (reference or {}).get("warm", {}).get(f"ndcg_at_10_k{GATE_K}")
+    same_data = (
+        reference is not None and reference["data_fingerprint"] == candidate.data_fingerprint
+    )
+    if committed is not None and same_data:
+        floor = float(committed) - tolerance
+        ndcg = report.ndcg(GATE_K)
+        passed = passed and ndcg >= floor
+        relation = "is within tolerance of" if ndcg >= floor else "is below"
+        reasons.append(
+            f"warm start: NDCG@10 at k={GATE_K} {ndcg:.4f} {relation} the committed "
+            f"baseline's floor {floor:.4f}"
+        )
+    return passed, reasons
 
 
 def model_version_activate(*, version: ModelVersion, rollback: bool = False) -> GateVerdict:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -13,6 +14,8 @@ from recommender.errors import TrainingDataMissing
 from recommender.ml.evaluation import EvaluationReport, evaluate
 from recommender.ml.profile import Profile
 from recommender.ml.training import TrainParams, train
+from recommender.ml.warm import WarmParams, fit_warm
+from recommender.ml.warm_evaluation import evaluate_warm
 from recommender.models import ModelVersion
 from recommender.registry import GateVerdict
 
@@ -34,6 +37,7 @@ def model_train(
     seed: int = 42,
     activate: bool = True,
     params: TrainParams | None = None,
+    warm_params: WarmParams | None = None,
     progress: Progress | None = None,
     if_stale: bool = False,
 ) -> TrainOutcome:
@@ -43,10 +47,13 @@ def model_train(
     inspected; with ``activate`` it serves only if the gate passes (``outcome.activated``).
     With ``if_stale`` nothing is trained while the active version was fitted on the same
     data with the same parameters (a second `docker compose up` retrains nothing).
+    The warm-start item models are evaluated with their own protocol (k liked movies
+    revealed) and fitted alongside; both evaluations are stored and gated.
     Raises TrainingDataMissing when there is nothing to train on.
     """
     say = progress or (lambda message: None)
     params = params or TrainParams()
+    warm_params = warm_params or WarmParams()
     say("reading ratings from the database")
     frames = training_frames()
     if frames.ratings.empty:
@@ -60,6 +67,7 @@ def model_train(
         and champion is not None
         and champion.data_fingerprint == fingerprint
         and champion.params == params.to_dict()
+        and champion.metrics.get("warm", {}).get("params") == warm_params.to_dict()
     ):
         return TrainOutcome(
             version=champion,
@@ -73,12 +81,33 @@ def model_train(
     report = evaluate(
         frames.ratings, frames.raters, frames.movies, params=params, seed=seed, progress=say
     )
+    say("evaluating warm start (liked movies revealed) on the same folds")
+    warm_report = evaluate_warm(
+        frames.ratings,
+        frames.raters,
+        frames.movies,
+        params=params,
+        warm_params=warm_params,
+        seed=seed,
+        progress=say,
+    )
     say("fitting on all raters")
     model = train(frames.ratings, frames.raters, frames.movies, params=params, seed=seed)
+    warm = fit_warm(
+        frames.ratings,
+        frames.raters,
+        frames.movies,
+        demographic=model,
+        params=params,
+        warm_params=warm_params,
+        seed=seed,
+    )
+    model = dataclasses.replace(model, warm=warm)
     elapsed = time.perf_counter() - started
     version = registry.model_version_register(
         model=model,
         report=report,
+        warm_report=warm_report,
         seed=seed,
         data_fingerprint=fingerprint,
         train_seconds=elapsed,
@@ -113,14 +142,21 @@ def model_evaluate(*, version: int | None = None) -> dict[str, object]:
     }
 
 
-def recommendations_for(*, profile: Profile, limit: int) -> tuple[int, list[str]]:
+def recommendations_for(
+    *, profile: Profile, limit: int, liked: Sequence[int] = ()
+) -> tuple[int, list[str]]:
     """Titles of the ``limit`` movies ``profile`` most likely rates 4-5 stars, best first.
 
-    Returns (model version, titles). No database query: the model, the titles and the
-    answers already computed are held in memory by the registry. Raises ModelNotReady when
-    no version can serve.
+    ``liked`` are catalogue movie ids (primary keys) the person rated 4-5: the ranking
+    then blends their item-to-item evidence with the demographic prior, and never
+    contains them (nor another movie of the same title). Without ``liked`` the answer is
+    the demographic one. Returns (model version, titles). No database query: the model,
+    the titles and the answers already computed are held in memory by the registry.
+    Raises ModelNotReady when no version can serve.
     """
     loaded = registry.active_model()
+    if liked:
+        return loaded.version, loaded.titles_for_liked(profile, limit, liked_ids=liked)
     return loaded.version, loaded.titles_for(profile, limit)
 
 

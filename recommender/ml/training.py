@@ -14,7 +14,7 @@ maps genre flags to a movie's (intercept, weights), shrunk by ``unseen_prior_sca
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,9 @@ from recommender.ml.features import (
     genre_matrix,
     like_matrix,
 )
+
+if TYPE_CHECKING:
+    from recommender.ml.warm import WarmModel
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,8 @@ class RecommenderModel:
     - ``genre_prior_coef`` (n_genres, 1 + n_features) and ``genre_prior_bias``
       (1 + n_features,): an unseen movie with genre flags g gets
       ``bias + g @ coef`` as its (intercept, weights...) column.
+    - ``warm``: the item-to-item models for requests that name liked movies
+      (``recommender.ml.warm``), or None when the model has none (artifact format 1).
     """
 
     movie_ids: np.ndarray
@@ -91,6 +96,7 @@ class RecommenderModel:
     feature_names: tuple[str, ...]
     genre_names: tuple[str, ...]
     params: TrainParams
+    warm: WarmModel | None = None
 
     @property
     def n_features(self) -> int:
