@@ -15,7 +15,7 @@ from recommender.ml.evaluation import EvaluationReport, evaluate
 from recommender.ml.profile import Profile
 from recommender.ml.training import TrainParams, train
 from recommender.ml.warm import WarmParams, fit_warm
-from recommender.ml.warm_evaluation import evaluate_warm
+from recommender.ml.warm_evaluation import WarmReport, evaluate_warm
 from recommender.models import ModelVersion
 from recommender.registry import GateVerdict
 
@@ -164,3 +164,9 @@ def recommendations_for(
 
 def evaluation_report(version: ModelVersion) -> EvaluationReport:
     return EvaluationReport.from_dict(version.metrics)
+
+
+def warm_report(version: ModelVersion) -> WarmReport | None:
+    """The warm-start evaluation of a version; None for versions trained without one."""
+    warm = version.metrics.get("warm")
+    return WarmReport.from_dict(warm) if warm else None

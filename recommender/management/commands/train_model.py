@@ -8,8 +8,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from movierec.errors import ApplicationError
 from recommender import registry
-from recommender.ml.reporting import comparison_table
-from recommender.services import evaluation_report, model_train
+from recommender.ml.reporting import comparison_table, warm_table
+from recommender.services import evaluation_report, model_train, warm_report
 
 
 class Command(BaseCommand):
@@ -55,6 +55,10 @@ class Command(BaseCommand):
                 reference=registry.reference_figures(),
             )
             self.stdout.write(table)
+            warm = warm_report(version)
+            if warm is not None:
+                rival = warm_report(outcome.champion) if outcome.champion else None
+                self.stdout.write(warm_table(warm, champion=rival))
         for reason in outcome.gate["reasons"]:
             self.stdout.write(f"  gate: {reason}")
         report = evaluation_report(version)
