@@ -44,7 +44,7 @@ from rest_framework.request import Request  # noqa: E402
 from rest_framework.test import APIRequestFactory  # noqa: E402
 
 from accounts.authentication import ApiKeyJWTAuthentication  # noqa: E402
-from accounts.selectors import key_state_cache_key  # noqa: E402
+from accounts.selectors import key_state_forget_all  # noqa: E402
 from accounts.services import api_key_create, token_obtain_for_key  # noqa: E402
 
 LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -86,7 +86,6 @@ def bench_backend(label: str, caches: dict[str, dict[str, str]], raw_key: str, n
         request = Request(APIRequestFactory().get("/", HTTP_AUTHORIZATION=f"Bearer {token}"))
         principal, _ = authenticator.authenticate(request) or (None, None)
         assert principal is not None
-        state_key = key_state_cache_key(principal.pk)
 
         def authenticate() -> None:
             response = client.post(
@@ -98,7 +97,7 @@ def bench_backend(label: str, caches: dict[str, dict[str, str]], raw_key: str, n
             authenticator.authenticate(request)
 
         def auth_uncached() -> None:
-            cache.delete(state_key)
+            key_state_forget_all()
             authenticator.authenticate(request)
 
         rows = [

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
 
@@ -150,6 +150,8 @@ class EvaluationReport:
     elapsed_seconds: float
     rmse: float | None = None
     distinct_profiles: int = 0
+    # Held-out raters behind each segment's NDCG (a figure over a handful of raters is noise).
+    segment_raters: dict[str, int] = field(default_factory=dict)
 
     @property
     def ndcg(self) -> float:
@@ -170,6 +172,7 @@ class EvaluationReport:
             **self.model.to_dict(k),
             "rmse": self.rmse,
             "segment_ndcg": dict(self.segment_ndcg),
+            "segment_raters": dict(self.segment_raters),
             "baselines": {name: metrics.to_dict(k) for name, metrics in self.baselines.items()},
             "rating_baselines": {
                 name: dict(values) for name, values in self.rating_baselines.items()
@@ -191,6 +194,7 @@ class EvaluationReport:
             model=RankingMetrics.from_dict(data, k),
             rmse=None if rmse_value is None else float(rmse_value),
             segment_ndcg={str(s): float(v) for s, v in data["segment_ndcg"].items()},
+            segment_raters={str(s): int(v) for s, v in data.get("segment_raters", {}).items()},
             baselines={
                 str(name): RankingMetrics.from_dict(values, k)
                 for name, values in data["baselines"].items()
@@ -348,8 +352,8 @@ def evaluate(
         )
     )
     segment_of = {
-        int(rid): (f"gender:{gender}", f"age:{age_bucket(int(age))}")
-        for rid, (age, gender, _) in zip(rater_ids.tolist(), profile_keys, strict=True)
+        int(rid): (f"gender:{gender}", f"age:{age_bucket(int(age))}", f"occupation:{occupation}")
+        for rid, (age, gender, occupation) in zip(rater_ids.tolist(), profile_keys, strict=True)
     }
 
     model_tally = _RankerTally(len(movie_ids))
@@ -444,6 +448,7 @@ def evaluate(
         segment_ndcg={
             segment: float(np.mean(values)) for segment, values in sorted(segment_values.items())
         },
+        segment_raters={segment: len(values) for segment, values in sorted(segment_values.items())},
         params=params.to_dict(),
         elapsed_seconds=time.perf_counter() - started,
         rmse=None,
