@@ -78,6 +78,10 @@ class LoadedModel:
     # The warm-start item models on this catalogue (None: the artifact has none, and
     # liked movies are only left out of the answer).
     warm: WarmScorer | None = None
+    # How requests name movies: exact title -> catalogue ids (a title can name two
+    # movies), MovieLens id -> catalogue id.
+    ids_by_title: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
+    id_by_ml_id: dict[int, int] = field(default_factory=dict, repr=False)
     # Ranked titles per profile. The profile space is finite (120 ages x 3 genders x 21
     # occupations = 7,560 entries of at most 100 titles), so the cache needs no eviction;
     # a new version or catalogue builds a new LoadedModel and so starts empty.
@@ -118,6 +122,22 @@ class LoadedModel:
         )
         titles = self.catalogue.titles
         return [titles[i] for i in ranked]
+
+    def resolve(self, refs: Sequence[str | int]) -> tuple[tuple[int, ...], list[str | int]]:
+        """(catalogue ids named by these titles or MovieLens ids, in request order and
+        each once; the refs that name no movie)."""
+        found: dict[int, None] = {}
+        unknown: list[str | int] = []
+        for ref in refs:
+            if isinstance(ref, str):
+                ids = self.ids_by_title.get(ref, ())
+            else:
+                at = self.id_by_ml_id.get(ref)
+                ids = () if at is None else (at,)
+            if not ids:
+                unknown.append(ref)
+            found.update(dict.fromkeys(ids))
+        return tuple(found), unknown
 
     def catalogue_positions(self, movie_ids: Sequence[int]) -> np.ndarray:
         """Positions of these catalogue ids (primary keys); unknown ids are dropped."""
@@ -279,6 +299,8 @@ def _reload(marker: _Marker, *, now: float) -> None:
 
 
 def _bind(model: RecommenderModel, marker: _Marker, catalogue: Catalogue) -> LoadedModel:
+    from catalog.selectors import movie_ml_ids
+
     # Align the catalogue's genre flags with the genres the model was trained on, by name.
     column = {name: i for i, name in enumerate(catalogue.genre_names)}
     flags = np.zeros((len(catalogue.movie_ids), len(model.genre_names)), dtype=bool)
@@ -286,6 +308,9 @@ def _bind(model: RecommenderModel, marker: _Marker, catalogue: Catalogue) -> Loa
         if name in column:
             flags[:, j] = catalogue.genre_flags[:, column[name]]
     _, dedupe_keys = np.unique(np.array(catalogue.titles, dtype=object), return_inverse=True)
+    ids_by_title: dict[str, tuple[int, ...]] = {}
+    for movie_id, title in zip(catalogue.movie_ids.tolist(), catalogue.titles, strict=True):
+        ids_by_title[title] = (*ids_by_title.get(title, ()), int(movie_id))
     return LoadedModel(
         version=marker.version or 0,
         sha256=marker.sha256 or "",
@@ -294,6 +319,8 @@ def _bind(model: RecommenderModel, marker: _Marker, catalogue: Catalogue) -> Loa
         dedupe_keys=dedupe_keys,
         dedupe_slack=len(dedupe_keys) - len(np.unique(dedupe_keys)),
         warm=WarmScorer(model.warm, catalogue.movie_ids) if model.warm is not None else None,
+        ids_by_title=ids_by_title,
+        id_by_ml_id={ml_id: pk for pk, ml_id in movie_ml_ids().items()},
     )
 
 

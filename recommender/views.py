@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
     extend_schema,
+    extend_schema_field,
     extend_schema_serializer,
 )
 from rest_framework import serializers
@@ -18,6 +20,7 @@ from rest_framework.response import Response
 from movierec.guards import PostOnlyAPIView
 from movierec.metrics import RECOMMENDATIONS, RECOMMENDED_ITEMS
 from movierec.schema import error_responses
+from recommender import registry
 from recommender.ml.profile import GENDERS, MAX_AGE, MIN_AGE, OCCUPATIONS, Profile
 from recommender.services import recommendations_for
 
@@ -42,6 +45,69 @@ class StrictChoiceField(serializers.ChoiceField):
         return super().to_internal_value(data)
 
 
+# Bad values are quoted back in error messages; an over-long one is cut to this length.
+_ECHO_LENGTH = 80
+MAX_LIKED = 50
+
+
+def _echo(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= _ECHO_LENGTH else f"{text[: _ECHO_LENGTH - 1]}…"
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "maxItems": MAX_LIKED,
+        "items": {
+            "oneOf": [
+                {"type": "string", "description": "An exact title, as the API returns it."},
+                {"type": "integer", "description": "A MovieLens id."},
+            ]
+        },
+    }
+)
+class LikedMoviesField(serializers.Field):
+    """A JSON list of exact titles (strings) or MovieLens ids (integers) of movies liked.
+
+    Validates to a tuple of catalogue movie ids, each once; a title the catalogue lists
+    twice names both. Resolved in memory against the catalogue of the model that serves
+    (ModelNotReady, a 503, when there is none). Every item that names no movie is a 400.
+    """
+
+    default_error_messages = {
+        "not_a_list": 'Expected a list of titles or MovieLens ids but got type "{input_type}".',
+        "max_length": "Ensure this field has no more than {max_length} elements.",
+    }
+
+    def to_internal_value(self, data: Any) -> tuple[int, ...]:
+        if not isinstance(data, list):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        if len(data) > MAX_LIKED:
+            self.fail("max_length", max_length=MAX_LIKED)
+        wrong = [
+            f"{_echo(item)} is not a title (string) or a MovieLens id (integer)."
+            for item in data
+            if isinstance(item, bool) or not isinstance(item, str | int)
+        ]
+        if wrong:
+            raise serializers.ValidationError(wrong)
+        movie_ids, unknown = registry.active_model().resolve(data)
+        if unknown:
+            raise serializers.ValidationError(
+                [
+                    f"{_echo(ref)} is not a title in the catalogue."
+                    if isinstance(ref, str)
+                    else f"{ref} is not a MovieLens id in the catalogue."
+                    for ref in unknown
+                ]
+            )
+        return movie_ids
+
+    def to_representation(self, value: Any) -> Any:
+        return list(value)
+
+
 class RecommendView(PostOnlyAPIView):
     @extend_schema_serializer(component_name="Recommend")
     class InputSerializer(serializers.Serializer):
@@ -49,6 +115,14 @@ class RecommendView(PostOnlyAPIView):
         gender = StrictChoiceField(choices=GENDERS)
         occupation = StrictChoiceField(choices=OCCUPATIONS)
         limit = StrictIntegerField(min_value=1, max_value=100, default=10, required=False)
+        liked = LikedMoviesField(
+            required=False,
+            help_text=(
+                f"Up to {MAX_LIKED} movies the person rated 4-5 stars: exact titles, as "
+                "returned, or MovieLens ids. The ranking then uses them, and never contains "
+                "them. Each unknown one is a 400."
+            ),
+        )
 
         def get_fields(self) -> dict[str, serializers.Field]:
             # DRF deep-copies every declared field for every request (a third of this
@@ -83,7 +157,10 @@ class RecommendView(PostOnlyAPIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         limit = data.validated_data.pop("limit")
-        version, titles = recommendations_for(profile=Profile(**data.validated_data), limit=limit)
+        liked = data.validated_data.pop("liked", ())
+        version, titles = recommendations_for(
+            profile=Profile(**data.validated_data), limit=limit, liked=liked
+        )
         RECOMMENDATIONS.inc()
         RECOMMENDED_ITEMS.inc(len(titles))
         return Response(titles, headers={"X-Model-Version": str(version)})

@@ -95,7 +95,7 @@ def test_recommend_request_body_lists_fields_ranges_and_enums(schema: dict[str, 
 
     assert _operation(schema, RECOMMEND)["requestBody"]["required"] is True
     assert body["type"] == "object"
-    assert set(fields) == {"age", "gender", "occupation", "limit"}
+    assert set(fields) == {"age", "gender", "occupation", "limit", "liked"}
     assert sorted(body["required"]) == ["age", "gender", "occupation"]
     assert fields["age"] == {"type": "integer", "minimum": 1, "maximum": 120}
     assert fields["limit"] == {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}
@@ -105,6 +105,9 @@ def test_recommend_request_body_lists_fields_ranges_and_enums(schema: dict[str, 
     assert occupation["type"] == "string"
     assert sorted(occupation["enum"]) == OCCUPATIONS
     assert len(occupation["enum"]) == 21
+    liked = fields["liked"]
+    assert (liked["type"], liked["maxItems"]) == ("array", 50)
+    assert [item["type"] for item in liked["items"]["oneOf"]] == ["string", "integer"]
 
 
 def test_authenticate_request_body_requires_the_key(schema: dict[str, Any]) -> None:
