@@ -25,10 +25,13 @@ import numpy as np
 import sklearn
 
 from recommender.ml.features import FEATURE_NAMES
+from recommender.ml.segments import SegmentCounts
 from recommender.ml.training import RecommenderModel, TrainParams
 from recommender.ml.warm import COMPONENTS, Neighbours, WarmModel, WarmParams
 
-# 1: npz of movie_ids, weights, intercept, genre_prior_coef, genre_prior_bias + meta.
+# 1: npz of movie_ids, weights, intercept, genre_prior_coef, genre_prior_bias + meta;
+#    optionally segment_raters and segment_likes (+ "segment_names" in meta), read when
+#    present, so artifacts written before them still load (without explanations).
 # 2: adds the warm-start item models: warm_movie_ids and, per item model,
 #    warm_<name>_index / warm_<name>_weight, with their blend under meta["warm"].
 FORMAT_VERSION = 2
@@ -36,6 +39,7 @@ FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 
 _ARRAYS = ("movie_ids", "weights", "intercept", "genre_prior_coef", "genre_prior_bias")
+_SEGMENT_ARRAYS = ("segment_raters", "segment_likes")
 _WARM_IDS = "warm_movie_ids"
 _META = "meta"
 _ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
@@ -125,6 +129,8 @@ def dumps(model: RecommenderModel, *, meta: dict[str, Any]) -> tuple[bytes, str]
         "params": model.params.to_dict(),
         "meta": meta,
     }
+    if model.segments is not None:
+        header["segment_names"] = list(model.segments.names)
     if model.warm is not None:
         header["warm"] = {
             "params": model.warm.params.to_dict(),
@@ -142,6 +148,9 @@ def dumps(model: RecommenderModel, *, meta: dict[str, Any]) -> tuple[bytes, str]
         "genre_prior_bias": np.asarray(model.genre_prior_bias, dtype=np.float64),
         _META: np.frombuffer(encoded, dtype=np.uint8),
     }
+    if model.segments is not None:
+        arrays["segment_raters"] = np.asarray(model.segments.raters, dtype=np.int32)
+        arrays["segment_likes"] = np.asarray(model.segments.likes, dtype=np.int32)
     if model.warm is not None:
         arrays[_WARM_IDS] = np.asarray(model.warm.movie_ids, dtype=np.int64)
         for name in COMPONENTS:
@@ -195,6 +204,7 @@ def loads(data: bytes, *, expected_sha256: str) -> RecommenderModel:
             raise ArtifactCorrupt(f"array {name!r} holds NaN or infinite values")
     return RecommenderModel(
         movie_ids=movie_ids.astype(np.int64),
+        segments=_segments(header, arrays, n_movies),
         weights=np.ascontiguousarray(arrays["weights"], dtype=np.float64),
         intercept=arrays["intercept"].astype(np.float64),
         genre_prior_coef=arrays["genre_prior_coef"].astype(np.float64),
@@ -257,6 +267,29 @@ def _warm_model(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> WarmMo
     )
 
 
+def _segments(
+    header: dict[str, Any], arrays: dict[str, np.ndarray], n_movies: int
+) -> SegmentCounts | None:
+    if not all(name in arrays for name in _SEGMENT_ARRAYS):
+        return None
+    names = header.get("segment_names")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ArtifactCorrupt("artifact has segment counts but no segment names")
+    raters, likes = arrays["segment_raters"], arrays["segment_likes"]
+    for name, array in (("segment_raters", raters), ("segment_likes", likes)):
+        if array.shape != (len(names), n_movies):
+            raise ArtifactCorrupt(
+                f"array {name!r} has shape {array.shape}, expected {(len(names), n_movies)}"
+            )
+        if not np.issubdtype(array.dtype, np.integer):
+            raise ArtifactCorrupt(f"array {name!r} is not integer")
+    if (likes < 0).any() or (likes > raters).any():
+        raise ArtifactCorrupt("segment likes must be between 0 and the segment's raters")
+    return SegmentCounts(
+        names=tuple(names), raters=raters.astype(np.int32), likes=likes.astype(np.int32)
+    )
+
+
 def read_meta(data: bytes, *, expected_sha256: str) -> dict[str, Any]:
     """The artifact's JSON header (versions, names, params, and ``meta`` as dumped);
     raises like ``loads``."""
@@ -290,9 +323,11 @@ def _open(data: bytes, expected_sha256: str) -> tuple[dict[str, Any], dict[str, 
             encoded = archive[_META]
             header = json.loads(encoded.tobytes().decode("utf-8"))
             _check_compatible(header)
-            # The base arrays, plus whatever warm-start tables a format-2 artifact has.
-            names = [*_ARRAYS, *(n for n in archive.files if n.startswith("warm_"))]
-            arrays = {name: archive[name] for name in names}
+            arrays = {name: archive[name] for name in _ARRAYS}
+            # Optional arrays: segment counts, and a format-2 artifact's warm-start tables.
+            for name in archive.files:
+                if name in _SEGMENT_ARRAYS or name.startswith("warm_"):
+                    arrays[name] = archive[name]
     except ArtifactError:
         raise
     except (

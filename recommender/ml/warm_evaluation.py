@@ -26,7 +26,7 @@ rater: the paired difference of NDCG@10, its mean and 95 % t-interval, per fold.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -317,9 +317,12 @@ def evaluate_warm(
     n_folds: int = 5,
     ks: Sequence[int] = WARM_KS,
     progress: Callable[[str], None] | None = None,
+    train_only: Iterable[int] = (),
 ) -> WarmReport:
     """Run the warm-start protocol for the model and the three baselines (see the module
-    docstring). Raises ValueError on frames that cannot be evaluated."""
+    docstring). Raters in ``train_only`` (feedback people) are in every fold's training
+    data and never evaluated, as in ``evaluate``. Raises ValueError on frames that cannot
+    be evaluated."""
     started = time.perf_counter()
     say = progress or (lambda message: None)
     ks = tuple(sorted(set(int(k) for k in ks)))
@@ -328,6 +331,7 @@ def evaluate_warm(
     movie_ids, genres, _ = genre_matrix(movies)
     rater_ids, features = encode_raters(raters)
     rated_ids = np.intersect1d(rater_ids, ratings["rater_id"].unique())
+    rated_ids = np.setdiff1d(rated_ids, np.fromiter(train_only, dtype=np.int64))
     folds = rater_folds(rated_ids, n_folds=n_folds, seed=seed)
     row_of = pd.Index(rater_ids)
     position = pd.Index(movie_ids)

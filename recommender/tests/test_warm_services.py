@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from io import StringIO
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 from django.core.management import call_command
 
 from recommender import registry
+from recommender.ml.filters import effective_filters
 from recommender.ml.profile import Profile
 from recommender.ml.warm_evaluation import GATE_K, MODEL, WarmReport
 from recommender.models import ModelVersion
@@ -161,18 +163,12 @@ def test_if_the_active_artifact_has_no_warm_model_then_liked_movies_are_only_lef
     trained: ModelVersion,
 ) -> None:
     loaded = registry.active_model()
-    plain = registry.LoadedModel(
-        version=loaded.version,
-        sha256=loaded.sha256,
-        scorer=loaded.scorer,
-        catalogue=loaded.catalogue,
-        dedupe_keys=loaded.dedupe_keys,
-        dedupe_slack=loaded.dedupe_slack,
-    )
+    plain = dataclasses.replace(loaded, warm=None)
     man = Profile(age=30, gender="M", occupation="engineer")
     first = loaded.titles_for(man, 1)[0]
-    position = loaded.catalogue.titles.index(first)
-    titles = plain.titles_for_liked(man, 4, liked_ids=[int(loaded.catalogue.movie_ids[position])])
+    liked = (int(loaded.catalogue.movie_ids[loaded.catalogue.titles.index(first)]),)
+    ranked = plain.ranked(man, effective_filters(man), 4, liked=liked)
+    titles = [loaded.catalogue.titles[i] for i in ranked.positions[:4]]
     assert titles == [t for t in loaded.titles_for(man, 5) if t != first][:4]
 
 
