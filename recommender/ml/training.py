@@ -14,7 +14,7 @@ maps genre flags to a movie's (intercept, weights), shrunk by ``unseen_prior_sca
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,9 @@ from recommender.ml.features import (
     like_matrix,
 )
 from recommender.ml.segments import SegmentCounts, segment_counts
+
+if TYPE_CHECKING:
+    from recommender.ml.warm import WarmModel
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,8 @@ class RecommenderModel:
     - ``genre_prior_coef`` (n_genres, 1 + n_features) and ``genre_prior_bias``
       (1 + n_features,): an unseen movie with genre flags g gets
       ``bias + g @ coef`` as its (intercept, weights...) column.
+    - ``warm``: the item-to-item models for requests that name liked movies
+      (``recommender.ml.warm``), or None when the model has none (artifact format 1).
     """
 
     movie_ids: np.ndarray
@@ -96,6 +101,7 @@ class RecommenderModel:
     # `with_segments` for the model that serves (not for every evaluation fold); None in
     # artifacts written before they were counted.
     segments: SegmentCounts | None = None
+    warm: WarmModel | None = None
 
     @property
     def n_features(self) -> int:
