@@ -57,8 +57,18 @@ class Scorer:
         return len(self.movie_ids)
 
     def scores(self, profile: Profile) -> np.ndarray:
-        """The score of every catalogue movie for the profile (higher is better)."""
-        return encode_profile(profile) @ self.weights + self.intercept
+        """The score of every catalogue movie for the profile (higher is better).
+
+        ``x @ weights + intercept``, summed over the few non-zero features of x only (about
+        7 of 36: one age bucket, gender, occupation, ...): at 17,000 movies the full product
+        reads 4.9 MB of weights per call and is bound by memory, this reads a fifth of it.
+        """
+        x = encode_profile(profile)
+        scores = self.intercept.copy()
+        for i in np.flatnonzero(x).tolist():
+            value = x[i]
+            scores += self.weights[i] if value == 1.0 else value * self.weights[i]
+        return scores
 
     def scores_for_features(self, x: np.ndarray) -> np.ndarray:
         """Scores for many encoded profiles at once: shape (n_profiles, n_movies)."""
