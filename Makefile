@@ -15,7 +15,7 @@ export MOVIELENS_DIR ?= $(SHARED_DATA)
 endif
 
 .PHONY: help install dev migrate ingest train gate test check lint format typecheck \
-        lint-docker bench bench-ingest bench-auth bench-scoring loadtest fuzz up clean
+        lint-docker bench bench-ingest bench-auth bench-scoring bench-scale loadtest fuzz up clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -81,6 +81,11 @@ bench-auth: install ## Authenticate latency and per-request auth overhead (cache
 
 bench-scoring: install ## Scoring all 1682 movies for one profile (microseconds)
 	$(PY) -m benchmarks.bench_scoring
+
+# Scale 100 (10 million ratings) takes minutes and a few GB of disk: opt in with SCALES="1 10 100".
+SCALES ?= 1 10
+bench-scale: install ## Generate, ingest, train, load, score at each of SCALES (Postgres); time, memory, growth
+	$(PY) benchmarks/bench_scale.py --scales $(SCALES)
 
 bench: bench-scoring bench-auth bench-ingest ## All micro-benchmarks
 

@@ -12,6 +12,7 @@ surrounding transaction.
 from __future__ import annotations
 
 import io
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -91,60 +92,33 @@ def _read_postgres(names: Sequence[str]) -> list[np.ndarray]:
             kind = ">i8" if casts[name] == "int8" else ">i2"
         fields += [(f"length{index}", ">i4"), (f"value{index}", kind)]
     row = np.dtype(fields)
-    sink = _RowSink(row)
     query = f"COPY (SELECT {', '.join(selected)} FROM {_table()}) TO STDOUT (FORMAT binary)"  # noqa: S608
-    with connection.cursor() as cursor, connection.wrap_database_errors:
-        cursor.cursor.copy_expert(query, sink, size=1 << 20)
-    parts = sink.finish()
-    columns = []
-    for index, name in enumerate(names):
-        values = (
-            np.concatenate([part[f"value{index}"] for part in parts])
-            if parts
-            else np.zeros(0, dtype=np.int64)
-        ).astype(np.int64)
-        if name == "rated_at":
-            values += _POSTGRES_EPOCH_SECONDS * 1_000_000
-        columns.append(values)
-    return columns
-
-
-class _RowSink(io.RawIOBase):
-    """Receives binary COPY output and unpacks it into structured arrays as it comes."""
-
-    def __init__(self, row: np.dtype) -> None:
-        self._row = row
-        self._buffer = bytearray()
-        self._parts: list[np.ndarray] = []
-        self._header_seen = False
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
-        self._buffer += data
-        if len(self._buffer) >= 16 << 20:
-            self._flush()
-        return len(data)
-
-    def _flush(self) -> None:
-        if not self._header_seen:
-            if len(self._buffer) < len(_HEADER):
-                return
-            if bytes(self._buffer[:11]) != _HEADER[:11]:
-                raise ValueError("not a binary COPY stream")
-            del self._buffer[: len(_HEADER)]
-            self._header_seen = True
-        whole = len(self._buffer) // self._row.itemsize * self._row.itemsize
-        if whole:
-            self._parts.append(np.frombuffer(bytes(self._buffer[:whole]), dtype=self._row))
-            del self._buffer[:whole]
-
-    def finish(self) -> list[np.ndarray]:
-        self._flush()
-        if self._buffer not in (bytearray(), bytearray(_TRAILER)):
+    # psycopg2 hands COPY output over one row at a time: into a buffered file, that is a C
+    # call per row (a Python write() per row would cost seconds per million). The file is
+    # then read back in chunks of whole rows.
+    with tempfile.TemporaryFile() as spool:
+        with connection.cursor() as cursor, connection.wrap_database_errors:
+            cursor.cursor.copy_expert(query, spool, size=1 << 20)
+        size = spool.tell()
+        spool.seek(0)
+        if spool.read(len(_HEADER))[:11] != _HEADER[:11]:
+            raise ValueError("not a binary COPY stream")
+        n_rows, rest = divmod(size - len(_HEADER) - len(_TRAILER), row.itemsize)
+        if rest:
             raise ValueError("binary COPY stream ended mid-row")
-        return self._parts
+        # Every row has the same width: the columns are allocated once and filled in blocks.
+        columns = [np.empty(n_rows, dtype=np.int64) for _ in names]
+        for start in range(0, n_rows, COPY_ROWS):
+            count = min(COPY_ROWS, n_rows - start)
+            block = np.frombuffer(spool.read(count * row.itemsize), dtype=row)
+            for index, column in enumerate(columns):
+                column[start : start + count] = block[f"value{index}"]
+        if spool.read() != _TRAILER:
+            raise ValueError("binary COPY stream ended mid-row")
+    for name, column in zip(names, columns, strict=True):
+        if name == "rated_at":
+            column += _POSTGRES_EPOCH_SECONDS * 1_000_000
+    return columns
 
 
 def _read_batched(names: Sequence[str]) -> list[np.ndarray]:

@@ -63,26 +63,24 @@ def parse_rating_columns(
     parts: list[tuple[np.ndarray, ...]] = []
     line = 1  # number of the first line of the chunk
     for chunk in _chunks(data):
-        parsed = _parse_plain(chunk, known_raters, known_movies, line)
+        parsed = _parse_plain(chunk, known_raters, known_movies)
         if parsed is None:
             parsed = _parse_exact(chunk, line, file, known_raters, known_movies)
-        rater, movie, rating, timestamp, lines = parsed
-        # Narrow types while the chunks wait to be joined: stars fit a byte, line numbers 32
-        # bits (a u.data of 2^31 lines would be 40 GB).
-        parts.append((rater, movie, rating.astype(np.int8), timestamp, lines.astype(np.int32)))
+        rater, movie, rating, timestamp = parsed
+        parts.append((rater, movie, rating.astype(np.int8), timestamp))  # stars fit a byte
         line += chunk.count(b"\n")
     if not parts:
         parts.append(_empty())
-    rater, movie, rating, timestamp, lines = (
+    rater, movie, rating, timestamp = (
         np.concatenate(column) for column in zip(*parts, strict=True)
     )
     del parts
-    _no_duplicates(rater, movie, lines, file)
+    _no_duplicates(rater, movie, data, file)
     return RatingColumns(rater, movie, rating.astype(np.int8), timestamp)
 
 
 def _empty() -> tuple[np.ndarray, ...]:
-    return tuple(np.zeros(0, dtype=np.int64) for _ in range(5))
+    return tuple(np.zeros(0, dtype=np.int64) for _ in range(4))
 
 
 def _chunks(data: bytes) -> Iterator[bytes]:
@@ -96,10 +94,11 @@ def _chunks(data: bytes) -> Iterator[bytes]:
 
 
 def _parse_plain(
-    chunk: bytes, known_raters: np.ndarray, known_movies: np.ndarray, line: int
+    chunk: bytes, known_raters: np.ndarray, known_movies: np.ndarray
 ) -> tuple[np.ndarray, ...] | None:
-    """(rater, movie, rating, timestamp, line number) of a plain, valid chunk; None if
-    anything in it needs the exact parser."""
+    """(rater, movie, rating, timestamp) of a plain, valid chunk; None if anything in it
+    needs the exact parser. pandas skips blank lines and raises on a line with more or fewer
+    fields (fewer leave a gap that int64 cannot hold), so each row is one non-blank line."""
     if b"\r" in chunk:
         chunk = chunk.replace(b"\r\n", b"\n")  # the same number of lines
         if b"\r" in chunk:
@@ -107,12 +106,7 @@ def _parse_plain(
     text = np.frombuffer(chunk, dtype=np.uint8)
     if not _PLAIN[text].all():
         return None
-    ends = np.flatnonzero(text == ord("\n"))
-    if not chunk.endswith(b"\n"):
-        ends = np.append(ends, len(chunk))
-    starts = np.concatenate([[0], ends[:-1] + 1])
-    lines = line + np.flatnonzero(ends > starts).astype(np.int64)
-    if not len(lines):
+    if not chunk.strip():
         return _empty()
     try:
         frame = pd.read_csv(
@@ -126,8 +120,6 @@ def _parse_plain(
         )
     except (ValueError, OverflowError, pd.errors.ParserError):
         return None  # a wrong number of fields, an empty field
-    if len(frame) != len(lines):
-        return None
     rater, movie, rating, timestamp = (frame[name].to_numpy(np.int64) for name in frame.columns)
     if (
         rater.min() < 1
@@ -139,7 +131,7 @@ def _parse_plain(
         or not _all_in(movie, known_movies)
     ):
         return None
-    return rater, movie, rating, timestamp, lines
+    return rater, movie, rating, timestamp
 
 
 def _parse_exact(
@@ -157,22 +149,26 @@ def _parse_exact(
     )
     if not rows:
         return _empty()
-    # The lines the parser took as ratings: those not blank once stripped (as it decodes).
-    pieces = chunk.decode(ENCODING).split("\n")
-    lines = line + np.flatnonzero([bool(piece.strip()) for piece in pieces]).astype(np.int64)
-    return (*(np.array(column, dtype=np.int64) for column in zip(*rows, strict=True)), lines)
+    return tuple(np.array(column, dtype=np.int64) for column in zip(*rows, strict=True))
 
 
 def _all_in(values: np.ndarray, known: np.ndarray) -> bool:
+    """Whether every value is one of ``known`` (sorted, unique)."""
     if not len(values):
         return True
     if not len(known):
         return False
-    at = np.minimum(np.searchsorted(known, values), len(known) - 1)
-    return bool((known[at] == values).all())
+    low, high = int(known[0]), int(known[-1])
+    if high - low <= 4 * len(known) + (1 << 20):
+        # Ids are nearly dense: a lookup table, no binary search per value.
+        table = np.zeros(high - low + 1, dtype=bool)
+        table[known - low] = True
+        inside = (values >= low) & (values <= high)
+        return bool(inside.all() and table[values - low].all())
+    return bool(np.isin(values, known).all())
 
 
-def _no_duplicates(rater: np.ndarray, movie: np.ndarray, lines: np.ndarray, file: str) -> None:
+def _no_duplicates(rater: np.ndarray, movie: np.ndarray, data: bytes, file: str) -> None:
     """Raise for the first line (in file order) that repeats an earlier (rater, movie) pair."""
     if len(rater) < 2:
         return
@@ -180,6 +176,11 @@ def _no_duplicates(rater: np.ndarray, movie: np.ndarray, lines: np.ndarray, file
     ordered = np.sort(keys)
     if not (ordered[1:] == ordered[:-1]).any():
         return
+    del ordered
+    # Only now the line of each rating: the non-blank lines, as the exact parser sees them.
+    pieces = data.decode(ENCODING).split("\n")
+    lines = 1 + np.flatnonzero([bool(piece.strip()) for piece in pieces])
+    del pieces
     order = np.lexsort((lines, keys))
     keys, lines_sorted = keys[order], lines[order]
     repeat = np.flatnonzero(keys[1:] == keys[:-1]) + 1
