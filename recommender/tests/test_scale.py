@@ -56,7 +56,8 @@ def test_if_generated_then_the_files_are_ml100k_with_its_shape(tmp_path: Path) -
     women = sum(rater.gender == "F" for rater in data.raters) / len(data.raters)
     assert 0.25 <= women <= 0.33  # ml-100k: 0.29
     genres = np.array([len(movie.genre_ids) for movie in data.movies])
-    assert 1 <= genres.min() and genres.max() <= 6
+    assert genres.min() >= 1
+    assert genres.max() <= 6
 
 
 @pytest.mark.django_db(transaction=True)
