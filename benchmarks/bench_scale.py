@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import timeit
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse, urlunparse
@@ -71,16 +72,16 @@ def run_step(step: str, *, scale: float, seed: int, folder: Path) -> dict[str, A
     elif step in ("ingest", "ingest_again"):
         from catalog.services import movielens_ingest
 
-        report = movielens_ingest(source=folder)
-        result.update(changed=report.changed, summary=report.summary())
+        ingested = movielens_ingest(source=folder)
+        result.update(changed=ingested.changed, summary=ingested.summary())
     elif step == "train":
         from recommender.services import evaluation_report, model_train
 
         outcome = model_train(seed=42)
-        report = evaluation_report(outcome.version)
+        evaluation = evaluation_report(outcome.version)
         result.update(
-            ndcg=round(report.ndcg, 4),
-            like_popularity=round(report.baselines["popularity_likes"].ndcg_at_k, 4),
+            ndcg=round(evaluation.ndcg, 4),
+            like_popularity=round(evaluation.baselines["popularity_likes"].ndcg_at_k, 4),
             gate_passed=outcome.gate["passed"],
             artifact_bytes=len(bytes(outcome.version.artifact)),
         )
@@ -98,24 +99,30 @@ def run_step(step: str, *, scale: float, seed: int, folder: Path) -> dict[str, A
                 Profile(age=19, gender="O", occupation="student"),
             ]
             scorer = loaded.scorer
-            top10 = [
+
+            def top10(profile: Profile) -> None:
+                scorer.top_k(profile, 10)
+
+            def served(profile: Profile) -> None:
+                scorer.top_k(
+                    profile, 100, dedupe_keys=loaded.dedupe_keys, dedupe_slack=loaded.dedupe_slack
+                )
+
+            top10_us = [
                 t / 200 * 1e6
                 for p in profiles
-                for t in timeit.repeat(lambda p=p: scorer.top_k(p, 10), number=200, repeat=7)
+                for t in timeit.repeat(partial(top10, p), number=200, repeat=7)
             ]
-            serving = [
+            served_us = [
                 t / 50 * 1e6
                 for p in profiles
-                for t in timeit.repeat(
-                    lambda p=p: scorer.top_k(
-                        p, 100, dedupe_keys=loaded.dedupe_keys, dedupe_slack=loaded.dedupe_slack
-                    ),
-                    number=50,
-                    repeat=5,
-                )
+                for t in timeit.repeat(partial(served, p), number=50, repeat=5)
             ]
-            result.update(top10_p50_us=round(_median(top10), 1))
-            result.update(top100_dedupe_p50_us=round(_median(serving), 1))
+            result.update(
+                top10_p50_us=round(_median(top10_us), 1),
+                top10_best_us=round(min(top10_us), 1),
+                top100_dedupe_p50_us=round(_median(served_us), 1),
+            )
     else:
         raise ValueError(step)
     result.update(seconds=round(time.perf_counter() - started, 2), peak_rss_mb=peak_rss_mb())
@@ -239,6 +246,7 @@ def _print_table(scales: list[float], results: dict[float, dict[str, dict[str, A
         print(f"| {step} | " + " | ".join(cells) + f" | {'' if b is None else f'{b:.2f}'} |")
     for label, key, unit in (
         ("score: top-10 p50", "top10_p50_us", "µs"),
+        ("score: top-10 best run", "top10_best_us", "µs"),
         ("score: top-100 deduped p50", "top100_dedupe_p50_us", "µs"),
     ):
         cells = [f"{results[s]['score'][key]} {unit}" for s in scales]
