@@ -147,12 +147,14 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     return error_response(403, f"CSRF check failed: {reason}", "csrf_failed")
 
 
-def client_ip(request: HttpRequest) -> str:
+def client_ip(request: HttpRequest) -> str | None:
     """The client's address: REMOTE_ADDR, or with ``DJANGO_NUM_PROXIES=n`` the n-th address
     from the right of X-Forwarded-For (what the proxies in front appended). DRF's rule, so
-    that the API throttles and the admin lockout count the same client."""
+    that the API throttles and the admin lockout count the same client. None when unknown
+    (a request built in code, such as `Client.force_login`'s)."""
     # get_ident reads only META, which a Django request and a DRF one both have.
-    return str(BaseThrottle().get_ident(request))  # type: ignore[arg-type]
+    ident = BaseThrottle().get_ident(request)  # type: ignore[arg-type]
+    return str(ident) if ident else None
 
 
 class AdminLoginThrottle(SimpleRateThrottle):
@@ -164,7 +166,7 @@ class AdminLoginThrottle(SimpleRateThrottle):
         return str(settings.ADMIN_LOGIN_RATE)
 
     def get_cache_key(self, request: Any, view: Any) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": client_ip(request)}
+        return self.cache_format % {"scope": self.scope, "ident": client_ip(request) or "-"}
 
 
 class PostOnlyAPIView(APIView):

@@ -25,7 +25,7 @@ import sklearn
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from recommender.datasets import Catalogue, catalogue_snapshot
@@ -131,11 +131,21 @@ def active_model() -> LoadedModel:
             and now - _state.checked_at < settings.RECOMMENDER_VERSION_CHECK_SECONDS
         ):
             return _state.loaded
-        marker = _read_marker()
-        retry_due = now - _state.failed_at >= settings.RECOMMENDER_VERSION_CHECK_SECONDS
-        if marker != _state.marker and (marker != _state.failed or retry_due):
-            _reload(marker, now=now)
-        _state.checked_at = now
+        try:
+            marker = _read_marker()
+            _state.checked_at = now
+            # A refused artifact is tried again once the check interval has passed, so a
+            # repaired row heals without a restart.
+            retry_due = now - _state.failed_at >= settings.RECOMMENDER_VERSION_CHECK_SECONDS
+            if marker != _state.marker and (marker != _state.failed or retry_due):
+                _reload(marker, now=now)
+        except DatabaseError:
+            # Database down (and the marker not in Redis): keep serving what is loaded and
+            # look again after the check interval; with nothing loaded, the error is a 503.
+            if _state.loaded is None:
+                raise
+            _state.checked_at = now
+            logger.warning("model version check skipped: database unavailable")
         if _state.loaded is None:
             raise ModelNotReady(_state.failure or "No model version is active.")
         return _state.loaded

@@ -49,35 +49,57 @@ def post_json(url: str, body: dict[str, Any], token: str | None = None) -> tuple
 
 
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    # TEST_SERVER_PORTS=LOW-HIGH keeps the servers in a range (a shared machine), else any.
+    low, _, high = os.environ.get("TEST_SERVER_PORTS", "0-0").partition("-")
+    for port in range(int(low), int(high or low) + 1):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise OSError(f"no free port in TEST_SERVER_PORTS={low}-{high}")
 
 
-@contextmanager
-def gunicorn_server(*, workers: int, metrics_dir: Path) -> Iterator[tuple[str, int]]:
-    """A gunicorn on a free loopback port, on the test database and Redis: (base URL, pid)."""
+def shared_env() -> dict[str, str]:
+    """The environment of a process that shares this test run's database, Redis and secrets
+    (a server, or a command run beside it), in production mode."""
     require_shared_services()
     db = settings.DATABASES["default"]
     host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
-    bind = f"127.0.0.1:{_free_port()}"
-    env = {
+    return {
         **os.environ,
         "DATABASE_URL": f"postgres://{db['USER']}@{host}:{port}/{db['NAME']}",
         "REDIS_URL": str(settings.REDIS_URL),
         "DJANGO_SECRET_KEY": settings.SECRET_KEY,
         "JWT_SIGNING_KEY": str(settings.SIMPLE_JWT["SIGNING_KEY"]),
+        "MODEL_SIGNING_KEY": str(settings.MODEL_SIGNING_KEY),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "DJANGO_DEBUG": "0",
+    }
+
+
+@contextmanager
+def gunicorn_server(
+    *, workers: int, metrics_dir: Path, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, int]]:
+    """A gunicorn on a free loopback port, on the test database and Redis: (base URL, pid).
+
+    ``env`` adds or overrides variables of the server's environment.
+    """
+    bind = f"127.0.0.1:{_free_port()}"
+    server_env = {
+        **shared_env(),
         "GUNICORN_BIND": bind,
         "GUNICORN_WORKERS": str(workers),
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "ACCESS_LOG": "0",
+        **(env or {}),
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "movierec.wsgi"],
         cwd=ROOT,
-        env=env,
+        env=server_env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -151,6 +151,8 @@ class EvaluationReport:
     elapsed_seconds: float
     rmse: float | None = None
     distinct_profiles: int = 0
+    # Held-out raters behind each segment's NDCG (a figure over a handful of raters is noise).
+    segment_raters: dict[str, int] = field(default_factory=dict)
 
     @property
     def ndcg(self) -> float:
@@ -171,6 +173,7 @@ class EvaluationReport:
             **self.model.to_dict(k),
             "rmse": self.rmse,
             "segment_ndcg": dict(self.segment_ndcg),
+            "segment_raters": dict(self.segment_raters),
             "baselines": {name: metrics.to_dict(k) for name, metrics in self.baselines.items()},
             "rating_baselines": {
                 name: dict(values) for name, values in self.rating_baselines.items()
@@ -192,6 +195,7 @@ class EvaluationReport:
             model=RankingMetrics.from_dict(data, k),
             rmse=None if rmse_value is None else float(rmse_value),
             segment_ndcg={str(s): float(v) for s, v in data["segment_ndcg"].items()},
+            segment_raters={str(s): int(v) for s, v in data.get("segment_raters", {}).items()},
             baselines={
                 str(name): RankingMetrics.from_dict(values, k)
                 for name, values in data["baselines"].items()
@@ -427,11 +431,16 @@ def _evaluate(
     )
     ages = raters["age"].to_numpy()
     bucket_of_age = {int(age): age_bucket(int(age)) for age in np.unique(ages)}
-    segment_pairs = [
-        (f"gender:{gender}", f"age:{bucket_of_age[int(age)]}")
-        for age, gender in zip(ages.tolist(), raters["gender"].to_numpy().tolist(), strict=True)
+    segment_triples = [
+        (f"gender:{gender}", f"age:{bucket_of_age[int(age)]}", f"occupation:{occupation}")
+        for age, gender, occupation in zip(
+            ages.tolist(),
+            raters["gender"].to_numpy().tolist(),
+            raters["occupation"].to_numpy().tolist(),
+            strict=True,
+        )
     ]
-    segment_code, segment_names = pd.factorize(pd.Series(segment_pairs, dtype=object))
+    segment_code, segment_names = pd.factorize(pd.Series(segment_triples, dtype=object))
 
     model_tally = _RankerTally(len(movie_ids))
     baseline_tallies = {
@@ -483,10 +492,10 @@ def _evaluate(
         model_tally.add_profile_lists(profile_lists)
         profiles_seen.update(codes.tolist())
         fold_segments = segment_code[rows[evaluated]]
-        for index, pair in enumerate(segment_names):
+        for index, segments in enumerate(segment_names):
             value = ndcg[fold_segments == index]
             if len(value):
-                for segment in pair:
+                for segment in segments:
                     segment_values.setdefault(segment, []).append(value)
 
         for name, min_rating in (
@@ -538,6 +547,10 @@ def _evaluate(
         rating_baselines=rating_baselines,
         segment_ndcg={
             segment: float(np.mean(np.concatenate(values)))
+            for segment, values in sorted(segment_values.items())
+        },
+        segment_raters={
+            segment: sum(len(part) for part in values)
             for segment, values in sorted(segment_values.items())
         },
         params=params.to_dict(),
