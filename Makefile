@@ -104,6 +104,9 @@ bench-auth: install ## Authenticate latency and per-request auth overhead (cache
 bench-scoring: install ## Scoring all 1682 movies for one profile (microseconds)
 	$(PY) -m benchmarks.bench_scoring
 
+bench-options: install ## CPU per /api/recommend in process, plain vs with options (needs ingest + train)
+	$(PY) -m benchmarks.bench_recommend_options
+
 # Scale 100 (10 million ratings) takes minutes and a few GB of disk: opt in with SCALES="1 10 100".
 SCALES ?= 1 10
 bench-scale: install ## Generate, ingest, train, load, score at each of SCALES (Postgres); time, memory, growth
