@@ -27,7 +27,10 @@ needs_make = pytest.mark.skipif(shutil.which("make") is None, reason="make is no
 
 
 def _env_without(*names: str) -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in names and k != "CI"}
+    # Also not the variables of a make we may run under (`make test`): a nested make would
+    # print "make[1]:" and inherit its flags.
+    outer = {"CI", "MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEFILES"}
+    return {k: v for k, v in os.environ.items() if k not in names and k not in outer}
 
 
 def test_if_the_environment_lacks_a_variable_then_the_file_supplies_it(
