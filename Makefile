@@ -103,6 +103,9 @@ bench-auth: install ## Authenticate latency and per-request auth overhead (cache
 bench-scoring: install ## Scoring all 1682 movies for one profile (microseconds)
 	$(PY) -m benchmarks.bench_scoring
 
+bench-options: install ## CPU per /api/recommend in process, plain vs with options (needs ingest + train)
+	$(PY) -m benchmarks.bench_recommend_options
+
 bench: bench-scoring bench-auth bench-ingest ## All micro-benchmarks
 
 loadtest: install ## HTTP load test under gunicorn (needs wrk and a trained model): /api/recommend vs auth-only

@@ -194,6 +194,7 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_RATES": {
         "authenticate": env_str("AUTH_THROTTLE_RATE", "30/min"),
+        "feedback": env_str("FEEDBACK_RATE", "60/min"),
     },
     # Reverse proxies in front of the app whose X-Forwarded-For may be trusted for the client
     # IP the throttles count by; 0 (the default) means REMOTE_ADDR only, so XFF cannot be spoofed.
@@ -233,6 +234,10 @@ MOVIELENS_CACHE_DIR = Path(env_str("MOVIELENS_CACHE_DIR", str(BASE_DIR / "var" /
 RECOMMENDER_GATE_MARGIN = env_float("RECOMMENDER_GATE_MARGIN", 0.005)
 RECOMMENDER_GATE_TOLERANCE = env_float("RECOMMENDER_GATE_TOLERANCE", 0.005)
 RECOMMENDER_VERSION_CHECK_SECONDS = env_float("RECOMMENDER_VERSION_CHECK_SECONDS", 2.0)
+# POST /api/feedback: people one key may have stored (429 beyond) and how long a person is
+# kept after their last rating (`python manage.py purge_feedback` deletes older ones).
+FEEDBACK_MAX_PEOPLE_PER_KEY = env_int("FEEDBACK_MAX_PEOPLE_PER_KEY", 10_000, minimum=0)
+FEEDBACK_RETENTION_DAYS = env_int("FEEDBACK_RETENTION_DAYS", 365, minimum=1)
 # Signs model artifacts (HMAC-SHA256); empty: a key derived from SECRET_KEY (HKDF), so
 # rotating DJANGO_SECRET_KEY without setting this makes every stored version refused.
 MODEL_SIGNING_KEY = env_str("MODEL_SIGNING_KEY") or ""
@@ -250,6 +255,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # genres and exclude_genres share one enum of the ml-100k genre names.
+    "ENUM_NAME_OVERRIDES": {"GenreEnum": "recommender.ml.features.GENRES"},
 }
 
 # HTTPS hardening, driven by env so local runs over plain HTTP still work.
@@ -297,6 +304,9 @@ LOGGING = {
         # runserver's own request lines (4xx at WARNING) would repeat the access line below.
         "django.server": {"level": "CRITICAL"},
         "django.utils.autoreload": {"level": "WARNING"},  # runserver prints it already
+        # A client's wrong Host header is its mistake, not the service's: answered 400 and
+        # in the access line, not an ERROR with a traceback.
+        "django.security.DisallowedHost": {"level": "CRITICAL"},
         # One JSON line per request; ACCESS_LOG=0 silences it (e.g. behind a proxy that logs).
         "movierec.access": {"level": "INFO" if env_bool("ACCESS_LOG", default=True) else "WARNING"},
     },

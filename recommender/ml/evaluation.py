@@ -317,9 +317,13 @@ def evaluate(
     n_folds: int = 5,
     k: int = 10,
     progress: Callable[[str], None] | None = None,
+    train_only: Iterable[int] = (),
 ) -> EvaluationReport:
     """Run the demographic cold-start protocol for the model and both popularity
     baselines. Raises ValueError on frames that cannot be evaluated.
+
+    Raters in ``train_only`` (feedback people) are in every fold's training data and never
+    held out, so the test set, and the folds, are those of the other raters alone.
 
     Distinct lists and coverage are counted over every held-out rater of every fold;
     the Jaccard distance is the mean over pairs of distinct (age, gender, occupation)
@@ -333,6 +337,7 @@ def evaluate(
     movie_ids, genres, _ = genre_matrix(movies)
     rater_ids, features = encode_raters(raters)
     rated_ids = np.intersect1d(rater_ids, ratings["rater_id"].unique())
+    rated_ids = np.setdiff1d(rated_ids, np.fromiter(train_only, dtype=np.int64))
     folds = rater_folds(rated_ids, n_folds=n_folds, seed=seed)
     row_of = pd.Index(rater_ids)
     position_of = pd.Index(movie_ids)

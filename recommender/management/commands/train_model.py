@@ -41,6 +41,11 @@ class Command(BaseCommand):
             action="store_true",
             help="skip if the active version was trained on this data",
         )
+        parser.add_argument(
+            "--no-feedback",
+            action="store_true",
+            help="train on the MovieLens raters only, leaving out POST /api/feedback people",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -48,6 +53,7 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 activate=not options["no_activate"],
                 if_stale=options["if_stale"],
+                feedback=not options["no_feedback"],
                 progress=self._progress,
             )
         except ApplicationError as exc:
@@ -72,6 +78,12 @@ class Command(BaseCommand):
             self.stdout.write(f"report: {path}")
         for reason in outcome.gate["reasons"]:
             self.stdout.write(f"  gate: {reason}")
+        data = version.metrics.get("training_data", {})
+        if data:
+            self.stdout.write(
+                f"  data: {data['movielens_raters']} MovieLens raters, "
+                f"{data['feedback_people']} feedback people ({data['feedback_ratings']} ratings)"
+            )
         previous = outcome.champion
         # A candidate for `make gate` (--no-activate) is a deliberate repeat; say it otherwise.
         if (
