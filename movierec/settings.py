@@ -304,6 +304,9 @@ LOGGING = {
         # runserver's own request lines (4xx at WARNING) would repeat the access line below.
         "django.server": {"level": "CRITICAL"},
         "django.utils.autoreload": {"level": "WARNING"},  # runserver prints it already
+        # A client's wrong Host header is its mistake, not the service's: answered 400 and
+        # in the access line, not an ERROR with a traceback.
+        "django.security.DisallowedHost": {"level": "CRITICAL"},
         # One JSON line per request; ACCESS_LOG=0 silences it (e.g. behind a proxy that logs).
         "movierec.access": {"level": "INFO" if env_bool("ACCESS_LOG", default=True) else "WARNING"},
     },

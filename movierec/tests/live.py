@@ -49,9 +49,16 @@ def post_json(url: str, body: dict[str, Any], token: str | None = None) -> tuple
 
 
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    # TEST_SERVER_PORTS=LOW-HIGH keeps the servers in a range (a shared machine), else any.
+    low, _, high = os.environ.get("TEST_SERVER_PORTS", "0-0").partition("-")
+    for port in range(int(low), int(high or low) + 1):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise OSError(f"no free port in TEST_SERVER_PORTS={low}-{high}")
 
 
 def shared_env() -> dict[str, str]:
@@ -66,6 +73,7 @@ def shared_env() -> dict[str, str]:
         "REDIS_URL": str(settings.REDIS_URL),
         "DJANGO_SECRET_KEY": settings.SECRET_KEY,
         "JWT_SIGNING_KEY": str(settings.SIMPLE_JWT["SIGNING_KEY"]),
+        "MODEL_SIGNING_KEY": str(settings.MODEL_SIGNING_KEY),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "DJANGO_DEBUG": "0",
     }
