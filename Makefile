@@ -15,7 +15,8 @@ export MOVIELENS_DIR ?= $(SHARED_DATA)
 endif
 
 .PHONY: help install dev migrate ingest train gate test check lint format typecheck \
-        lint-docker test-faults bench bench-ingest bench-auth bench-scoring loadtest fuzz up clean
+        lint-docker test-faults bench bench-ingest bench-auth bench-scoring bench-scale loadtest \
+        fuzz up clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/\$$(PORT)/$(PORT)/g' \
@@ -105,6 +106,11 @@ bench-scoring: install ## Scoring all 1682 movies for one profile (microseconds)
 
 bench-options: install ## CPU per /api/recommend in process, plain vs with options (needs ingest + train)
 	$(PY) -m benchmarks.bench_recommend_options
+
+# Scale 100 (10 million ratings) takes minutes and a few GB of disk: opt in with SCALES="1 10 100".
+SCALES ?= 1 10
+bench-scale: install ## Generate, ingest, train, load, score at each of SCALES (Postgres); time, memory, growth
+	$(PY) benchmarks/bench_scale.py --scales $(SCALES)
 
 bench: bench-scoring bench-auth bench-ingest ## All micro-benchmarks
 

@@ -7,6 +7,7 @@ in the local ones from `.env.local` (written by make; see movierec.env.load_loca
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -124,7 +125,10 @@ if REDIS_URL:
         "default": {
             "BACKEND": "movierec.cache.PooledRedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "movierec") or "movierec",
+            # Parallel test workers (pytest-xdist) each get their own keys: they share a
+            # Redis, and clear() deletes only its own prefix.
+            "KEY_PREFIX": (env_str("CACHE_KEY_PREFIX", "movierec") or "movierec")
+            + (f"-{os.environ.get('PYTEST_XDIST_WORKER', '')}" if TESTING else ""),
             # Redis is an accelerator: a dead or hung one costs a call at most this long,
             # then the circuit breaker skips it for BREAKER_SECONDS (movierec/cache.py).
             "OPTIONS": {

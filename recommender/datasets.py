@@ -63,9 +63,9 @@ class Catalogue:
 
 
 def training_frames() -> TrainingFrames:
-    ratings = pd.DataFrame.from_records(
-        selectors.rating_rows(), columns=["rater_id", "movie_id", "rating"]
-    )
+    rater_pks, movie_pks, stars = selectors.rating_columns()
+    ratings = pd.DataFrame({"rater_id": rater_pks, "movie_id": movie_pks, "rating": stars})
+    del rater_pks, movie_pks, stars
     raters = pd.DataFrame.from_records(
         selectors.rater_rows(), columns=["rater_id", "age", "gender", "occupation"]
     )

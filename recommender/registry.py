@@ -16,6 +16,7 @@ import platform
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
@@ -37,6 +38,8 @@ from recommender.ml.filters import NO_YEAR, CatalogueMasks, Filters, MovieIndex,
 from recommender.ml.profile import Profile
 from recommender.ml.scoring import Scorer
 from recommender.ml.training import RecommenderModel
+from recommender.ml.warm import WarmScorer
+from recommender.ml.warm_evaluation import GATE_K, WarmReport, passes_warm_gate
 from recommender.models import ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -124,6 +127,9 @@ class LoadedModel:
     ml_ids: np.ndarray
     imdb_urls: tuple[str, ...]
     segment_columns: np.ndarray
+    # The warm-start item models on this catalogue (None: the artifact has none, and
+    # liked movies are only left out of the answer).
+    warm: WarmScorer | None = None
     # Ranked titles per profile. The profile space is finite (120 ages x 3 genders x 21
     # occupations = 7,560 entries of at most 100 titles), so the cache needs no eviction;
     # a new version or catalogue builds a new LoadedModel and so starts empty.
@@ -146,21 +152,33 @@ class LoadedModel:
             self._answers[profile] = answer
         return list(answer[:limit])
 
-    def ranked(self, profile: Profile, filters: Filters, depth: int) -> Ranked:
+    def ranked(
+        self, profile: Profile, filters: Filters, depth: int, *, liked: tuple[int, ...] = ()
+    ) -> Ranked:
         """The ``depth`` best movies for ``profile`` that ``filters`` allow, each title
-        once: the default ranking with the others removed. Cached per (profile, filters)."""
-        key = (profile, filters)
+        once: the default ranking with the others removed. With ``liked`` (catalogue ids of
+        movies the person liked) the scores blend their item-to-item evidence with the
+        demographic prior, and no movie sharing a title with a liked one is returned.
+        Cached per (profile, filters, liked)."""
+        key = (profile, filters, liked)
         cached = self._ranked.get(key)
         if cached is not None and (cached.depth >= depth or len(cached.positions) < cached.depth):
             return cached
         depth = max(depth, MAX_LIST)
         scores = self.scorer.scores(profile)
+        allowed = self.masks.allowed(filters)
+        if liked:
+            positions_liked = self.catalogue_positions(liked)
+            if self.warm is not None:
+                scores = self.warm.scores(scores, positions_liked)
+            same_title = np.isin(self.dedupe_keys, self.dedupe_keys[positions_liked])
+            allowed = ~same_title if allowed is None else allowed & ~same_title
         positions = self.scorer.rank(
             scores,
             depth,
             dedupe_keys=self.dedupe_keys,
             dedupe_slack=self.dedupe_slack,
-            allowed=self.masks.allowed(filters),
+            allowed=allowed,
         )
         ranked = Ranked(
             positions=tuple(positions),
@@ -169,6 +187,14 @@ class LoadedModel:
         )
         self._ranked.put(key, ranked)
         return ranked
+
+    def catalogue_positions(self, movie_ids: Sequence[int]) -> np.ndarray:
+        """Positions of these catalogue ids (primary keys); unknown ids are dropped."""
+        ids = np.asarray(list(movie_ids), dtype=np.int64)
+        catalogue = self.catalogue.movie_ids
+        at = np.minimum(np.searchsorted(catalogue, ids), max(len(catalogue) - 1, 0))
+        found = catalogue[at] == ids if len(catalogue) else np.zeros(len(ids), dtype=bool)
+        return np.unique(at[found])
 
 
 @dataclass(frozen=True)
@@ -367,6 +393,7 @@ def _bind(
         ml_ids=ml_ids,
         imdb_urls=tuple(f[2] for f in movie_facts),
         segment_columns=np.where(in_training, at, -1),
+        warm=WarmScorer(model.warm, catalogue.movie_ids) if model.warm is not None else None,
     )
 
 
@@ -408,9 +435,11 @@ def model_version_register(
     train_seconds: float,
     gate: GateVerdict | dict[str, Any],
     training_data: dict[str, int] | None = None,
+    warm_report: WarmReport | None = None,
 ) -> ModelVersion:
     """Store a trained model (inactive) with its evaluation and artifact; ``training_data``
-    (how many MovieLens raters, feedback people and their ratings) goes with the metrics."""
+    (how many MovieLens raters, feedback people and their ratings) goes with the metrics,
+    and the warm-start evaluation, if any, under ``metrics["warm"]``."""
     library_versions = {
         "python": platform.python_version(),
         "numpy": np.__version__,
@@ -433,6 +462,7 @@ def model_version_register(
             metrics={
                 **report.to_dict(),
                 **({"training_data": training_data} if training_data else {}),
+                **({"warm": warm_report.to_dict()} if warm_report is not None else {}),
             },
             gate=gate,
             data_fingerprint=data_fingerprint,
@@ -497,6 +527,10 @@ def gate_decision(candidate: ModelVersion, *, against: ModelVersion | None) -> G
             )
     elif reference is not None:
         reasons.append("the committed baseline was measured on other data: not compared")
+    warm = _warm_gate(candidate, against=against, reference=reference, tolerance=tolerance)
+    if warm is not None:
+        passed = passed and warm[0]
+        reasons.extend(warm[1])
     return {
         "passed": passed,
         "reasons": reasons,
@@ -504,6 +538,44 @@ def gate_decision(candidate: ModelVersion, *, against: ModelVersion | None) -> G
         "margin": settings.RECOMMENDER_GATE_MARGIN,
         "tolerance": tolerance,
     }
+
+
+def _warm_gate(
+    candidate: ModelVersion,
+    *,
+    against: ModelVersion | None,
+    reference: dict[str, Any] | None,
+    tolerance: float,
+) -> tuple[bool, list[str]] | None:
+    """The warm-start bars at k = GATE_K: the champion's figure and, on the very data
+    they were measured on, the committed one, each minus the tolerance."""
+    if "warm" not in candidate.metrics:
+        return None
+    report = WarmReport.from_dict(candidate.metrics["warm"])
+    rival = against if against is not None and against.pk != candidate.pk else None
+    if rival is not None and "warm" not in rival.metrics:
+        passed = True
+        reasons = ["warm start: the champion has no warm-start figures: not compared"]
+    else:
+        champion_ndcg = (
+            WarmReport.from_dict(rival.metrics["warm"]).ndcg(GATE_K) if rival is not None else None
+        )
+        decision = passes_warm_gate(report, champion_ndcg=champion_ndcg, tolerance=tolerance)
+        passed, reasons = decision.passed, list(decision.reasons)
+    committed = (reference or {}).get("warm", {}).get(f"ndcg_at_10_k{GATE_K}")
+    same_data = (
+        reference is not None and reference["data_fingerprint"] == candidate.data_fingerprint
+    )
+    if committed is not None and same_data:
+        floor = float(committed) - tolerance
+        ndcg = report.ndcg(GATE_K)
+        passed = passed and ndcg >= floor
+        relation = "is within tolerance of" if ndcg >= floor else "is below"
+        reasons.append(
+            f"warm start: NDCG@10 at k={GATE_K} {ndcg:.4f} {relation} the committed "
+            f"baseline's floor {floor:.4f}"
+        )
+    return passed, reasons
 
 
 def model_version_activate(*, version: ModelVersion, rollback: bool = False) -> GateVerdict:

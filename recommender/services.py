@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -20,6 +21,8 @@ from recommender.ml.evaluation import EvaluationReport, evaluate
 from recommender.ml.filters import NO_YEAR, effective_filters
 from recommender.ml.profile import Profile
 from recommender.ml.training import TrainParams, train, with_segments
+from recommender.ml.warm import WarmParams, fit_warm
+from recommender.ml.warm_evaluation import WarmReport, evaluate_warm
 from recommender.models import FeedbackPerson, FeedbackRating, ModelVersion
 from recommender.registry import GateVerdict
 
@@ -55,6 +58,7 @@ def model_train(
     seed: int = 42,
     activate: bool = True,
     params: TrainParams | None = None,
+    warm_params: WarmParams | None = None,
     progress: Progress | None = None,
     if_stale: bool = False,
     feedback: bool = True,
@@ -68,10 +72,13 @@ def model_train(
     `docker compose up` retrains nothing; an unsigned or refused artifact is replaced).
     With ``feedback`` the people sent to POST /api/feedback (except with revoked keys)
     join the training data; the evaluation still tests on the MovieLens raters alone.
+    The warm-start item models are evaluated with their own protocol (k liked movies
+    revealed) and fitted alongside; both evaluations are stored and gated.
     Raises TrainingDataMissing when there is nothing to train on.
     """
     say = progress or (lambda message: None)
     params = params or TrainParams()
+    warm_params = warm_params or WarmParams()
     say("reading ratings from the database")
     frames = training_frames()
     feedback_ratings, feedback_raters = feedback_frames() if feedback else _no_feedback()
@@ -101,6 +108,7 @@ def model_train(
         and champion is not None
         and champion.data_fingerprint == fingerprint
         and champion.params == params.to_dict()
+        and champion.metrics.get("warm", {}).get("params") == warm_params.to_dict()
         and registry.artifact_usable(champion)
     ):
         return TrainOutcome(
@@ -121,13 +129,34 @@ def model_train(
         progress=say,
         train_only=feedback_raters["rater_id"].tolist(),
     )
+    say("evaluating warm start (liked movies revealed) on the same folds")
+    warm_report = evaluate_warm(
+        frames.ratings,
+        frames.raters,
+        frames.movies,
+        params=params,
+        warm_params=warm_params,
+        seed=seed,
+        progress=say,
+        train_only=feedback_raters["rater_id"].tolist(),
+    )
     say("fitting on all raters")
     model = train(frames.ratings, frames.raters, frames.movies, params=params, seed=seed)
-    model = with_segments(model, frames.ratings, frames.raters)
+    warm = fit_warm(
+        frames.ratings,
+        frames.raters,
+        frames.movies,
+        demographic=model,
+        params=params,
+        warm_params=warm_params,
+        seed=seed,
+    )
+    model = dataclasses.replace(with_segments(model, frames.ratings, frames.raters), warm=warm)
     elapsed = time.perf_counter() - started
     version = registry.model_version_register(
         model=model,
         report=report,
+        warm_report=warm_report,
         seed=seed,
         data_fingerprint=fingerprint,
         train_seconds=elapsed,
@@ -194,6 +223,7 @@ def recommendations_for(
     limit: int,
     offset: int = 0,
     exclude: Iterable[int] = (),
+    liked: Iterable[int] = (),
     genres: Iterable[str] | None = None,
     exclude_genres: Iterable[str] | None = None,
     released_from: int | None = None,
@@ -204,6 +234,9 @@ def recommendations_for(
 
     Returns (model version, titles). ``exclude`` holds catalogue movie ids; the filters
     are those of ``recommender.ml.filters.effective_filters`` (children get a default).
+    ``liked`` holds catalogue ids of movies the person rated 4-5: the ranking then blends
+    their item-to-item evidence with the demographic prior and never contains them (nor
+    another movie of the same title); without it the ranking is the demographic one.
     No database query: the model, the titles, the masks and the answers already computed
     are held in memory by the registry. Raises ModelNotReady when no version can serve.
     """
@@ -216,9 +249,10 @@ def recommendations_for(
         released_from=released_from,
         released_to=released_to,
     )
-    if filters.is_empty and offset + limit <= registry.MAX_LIST:
+    liked_ids = tuple(sorted(set(liked)))
+    if filters.is_empty and not liked_ids and offset + limit <= registry.MAX_LIST:
         return loaded.version, loaded.titles_for(profile, offset + limit)[offset:]
-    ranked = loaded.ranked(profile, filters, offset + limit)
+    ranked = loaded.ranked(profile, filters, offset + limit, liked=liked_ids)
     titles = loaded.catalogue.titles
     return loaded.version, [titles[i] for i in ranked.positions[offset : offset + limit]]
 
@@ -229,6 +263,7 @@ def recommendation_details_for(
     limit: int,
     offset: int = 0,
     exclude: Iterable[int] = (),
+    liked: Iterable[int] = (),
     genres: Iterable[str] | None = None,
     exclude_genres: Iterable[str] | None = None,
     released_from: int | None = None,
@@ -245,7 +280,7 @@ def recommendation_details_for(
         released_from=released_from,
         released_to=released_to,
     )
-    ranked = loaded.ranked(profile, filters, offset + limit)
+    ranked = loaded.ranked(profile, filters, offset + limit, liked=tuple(sorted(set(liked))))
     catalogue = loaded.catalogue
     names = catalogue.genre_names
     segments = loaded.scorer.model.segments
@@ -278,6 +313,12 @@ def recommendation_details_for(
 
 def evaluation_report(version: ModelVersion) -> EvaluationReport:
     return EvaluationReport.from_dict(version.metrics)
+
+
+def warm_report(version: ModelVersion) -> WarmReport | None:
+    """The warm-start evaluation of a version; None for versions trained without one."""
+    warm = version.metrics.get("warm")
+    return WarmReport.from_dict(warm) if warm else None
 
 
 @transaction.atomic

@@ -38,6 +38,8 @@ from recommender.services import (
 )
 
 MAX_EXCLUDE = 500
+# The most liked movies a request may name (warm start).
+MAX_LIKED = 50
 MIN_YEAR, MAX_YEAR = 1800, 2100
 CHILDREN_RULE = (
     f"For ages under {CHILD_AGE_LIMIT} the default list leaves out "
@@ -131,6 +133,7 @@ EXAMPLES: dict[str, Any] = {
     "limit": 10,
     "offset": 0,
     "exclude": ["Star Wars (1977)", 181],
+    "liked": ["Fargo (1996)", 127],
     "genres": ["Comedy", "Romance"],
     "exclude_genres": ["Horror"],
     "released_from": 1990,
@@ -180,6 +183,16 @@ class RecommendView(PostOnlyAPIView):
                 "Movies never to return (for example those the person has seen): exact "
                 "titles as returned, or MovieLens ids. A title listed twice in ml-100k "
                 "excludes both. Each unknown one is a 400."
+            ),
+        )
+        liked = MovieRefListField(
+            max_length=MAX_LIKED,
+            required=False,
+            help_text=(
+                f"Up to {MAX_LIKED} movies the person rated 4-5 stars: exact titles as "
+                "returned, or MovieLens ids. The ranking then uses them (item-to-item "
+                "evidence blended with the demographic prior) and never returns them. Each "
+                "unknown one is a 400."
             ),
         )
         genres = GenreListField(

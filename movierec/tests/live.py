@@ -71,6 +71,8 @@ def shared_env() -> dict[str, str]:
         **os.environ,
         "DATABASE_URL": f"postgres://{db['USER']}@{host}:{port}/{db['NAME']}",
         "REDIS_URL": str(settings.REDIS_URL),
+        # The test process's own keys and channels (one prefix per xdist worker).
+        "CACHE_KEY_PREFIX": str(settings.CACHES["default"].get("KEY_PREFIX", "")),
         "DJANGO_SECRET_KEY": settings.SECRET_KEY,
         "JWT_SIGNING_KEY": str(settings.SIMPLE_JWT["SIGNING_KEY"]),
         "MODEL_SIGNING_KEY": str(settings.MODEL_SIGNING_KEY),

@@ -27,14 +27,20 @@ import sklearn
 from recommender.ml.features import FEATURE_NAMES
 from recommender.ml.segments import SegmentCounts
 from recommender.ml.training import RecommenderModel, TrainParams
+from recommender.ml.warm import COMPONENTS, Neighbours, WarmModel, WarmParams
 
 # 1: npz of movie_ids, weights, intercept, genre_prior_coef, genre_prior_bias + meta;
 #    optionally segment_raters and segment_likes (+ "segment_names" in meta), read when
 #    present, so artifacts written before them still load (without explanations).
-FORMAT_VERSION = 1
+# 2: adds the warm-start item models: warm_movie_ids and, per item model,
+#    warm_<name>_index / warm_<name>_weight, with their blend under meta["warm"].
+FORMAT_VERSION = 2
+# Versions this code still reads (a format-1 artifact serves without warm start).
+READABLE_VERSIONS = (1, 2)
 
 _ARRAYS = ("movie_ids", "weights", "intercept", "genre_prior_coef", "genre_prior_bias")
 _SEGMENT_ARRAYS = ("segment_raters", "segment_likes")
+_WARM_IDS = "warm_movie_ids"
 _META = "meta"
 _ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 # Names what is signed, so that a key derived for artifacts signs nothing else and the
@@ -125,6 +131,14 @@ def dumps(model: RecommenderModel, *, meta: dict[str, Any]) -> tuple[bytes, str]
     }
     if model.segments is not None:
         header["segment_names"] = list(model.segments.names)
+    if model.warm is not None:
+        header["warm"] = {
+            "params": model.warm.params.to_dict(),
+            "prior_c": model.warm.prior_c,
+            "mix": model.warm.mix,
+            "validation": dict(model.warm.validation),
+            "components": list(COMPONENTS),
+        }
     encoded = json.dumps(header, sort_keys=True).encode("utf-8")
     arrays: dict[str, np.ndarray] = {
         "movie_ids": np.asarray(model.movie_ids, dtype=np.int64),
@@ -137,6 +151,12 @@ def dumps(model: RecommenderModel, *, meta: dict[str, Any]) -> tuple[bytes, str]
     if model.segments is not None:
         arrays["segment_raters"] = np.asarray(model.segments.raters, dtype=np.int32)
         arrays["segment_likes"] = np.asarray(model.segments.likes, dtype=np.int32)
+    if model.warm is not None:
+        arrays[_WARM_IDS] = np.asarray(model.warm.movie_ids, dtype=np.int64)
+        for name in COMPONENTS:
+            table = model.warm.components[name]
+            arrays[f"warm_{name}_index"] = np.asarray(table.index, dtype=np.int32)
+            arrays[f"warm_{name}_weight"] = np.asarray(table.weight, dtype=np.float32)
     data = _write_archive(arrays)
     return data, sha256_hex(data)
 
@@ -192,6 +212,58 @@ def loads(data: bytes, *, expected_sha256: str) -> RecommenderModel:
         feature_names=feature_names,
         genre_names=genre_names,
         params=params,
+        warm=_warm_model(header, arrays),
+    )
+
+
+def _warm_model(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> WarmModel | None:
+    """The warm-start part of a format-2 artifact (None when it has none), checked."""
+    if "warm" not in header:
+        return None
+    try:
+        warm = dict(header["warm"])
+        params = WarmParams.from_dict(dict(warm["params"]))
+        prior_c, mix = float(warm["prior_c"]), float(warm["mix"])
+        validation = {str(k): float(v) for k, v in dict(warm.get("validation", {})).items()}
+        names = tuple(str(n) for n in warm["components"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ArtifactCorrupt(f"artifact warm-start metadata is malformed: {error}") from error
+    if names != COMPONENTS:
+        raise ArtifactIncompatible(f"artifact item models {names}, this code reads {COMPONENTS}")
+    if not (np.isfinite(prior_c) and prior_c > 0 and 0 <= mix <= 1):
+        raise ArtifactCorrupt("artifact warm-start blend weights are out of range")
+    movie_ids = arrays.get(_WARM_IDS)
+    if movie_ids is None or movie_ids.ndim != 1 or not np.issubdtype(movie_ids.dtype, np.integer):
+        raise ArtifactCorrupt("artifact warm_movie_ids are missing or not integers")
+    if len(movie_ids) and not (np.diff(movie_ids) > 0).all():
+        raise ArtifactCorrupt("warm_movie_ids are not strictly increasing")
+    n = len(movie_ids)
+    components = {}
+    for name in COMPONENTS:
+        index = arrays.get(f"warm_{name}_index")
+        weight = arrays.get(f"warm_{name}_weight")
+        if index is None or weight is None:
+            raise ArtifactCorrupt(f"artifact lacks the {name} neighbour table")
+        if index.ndim != 2 or index.shape[0] != n or weight.shape != index.shape:
+            raise ArtifactCorrupt(f"the {name} neighbour table has the wrong shape")
+        if not np.issubdtype(index.dtype, np.integer) or not np.issubdtype(
+            weight.dtype, np.floating
+        ):
+            raise ArtifactCorrupt(f"the {name} neighbour table has the wrong types")
+        if index.size and (index.min() < 0 or index.max() >= n):
+            raise ArtifactCorrupt(f"the {name} neighbour table points outside the movies")
+        if not np.isfinite(weight).all():
+            raise ArtifactCorrupt(f"the {name} neighbour table holds NaN or infinite values")
+        components[name] = Neighbours(
+            index=index.astype(np.int32), weight=weight.astype(np.float32)
+        )
+    return WarmModel(
+        movie_ids=movie_ids.astype(np.int64),
+        components=components,
+        prior_c=prior_c,
+        mix=mix,
+        params=params,
+        validation=validation,
     )
 
 
@@ -252,8 +324,9 @@ def _open(data: bytes, expected_sha256: str) -> tuple[dict[str, Any], dict[str, 
             header = json.loads(encoded.tobytes().decode("utf-8"))
             _check_compatible(header)
             arrays = {name: archive[name] for name in _ARRAYS}
-            for name in _SEGMENT_ARRAYS:
-                if name in archive.files:
+            # Optional arrays: segment counts, and a format-2 artifact's warm-start tables.
+            for name in archive.files:
+                if name in _SEGMENT_ARRAYS or name.startswith("warm_"):
                     arrays[name] = archive[name]
     except ArtifactError:
         raise
@@ -274,10 +347,12 @@ def _check_compatible(header: Any) -> None:
     if not isinstance(header, dict):
         raise ArtifactCorrupt("artifact metadata is not a JSON object")
     version = header.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS or isinstance(version, bool):
         raise ArtifactIncompatible(
-            f"artifact format version {version!r}, this code reads {FORMAT_VERSION}"
+            f"artifact format version {version!r}, this code reads {list(READABLE_VERSIONS)}"
         )
+    if version == 1 and "warm" in header:
+        raise ArtifactCorrupt("a format-1 artifact cannot hold warm-start models")
     written = str(header.get("sklearn_version", ""))
     if _major_minor(written) != _major_minor(sklearn.__version__):
         raise ArtifactIncompatible(

@@ -10,9 +10,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from movierec.errors import ApplicationError
 from recommender import registry
-from recommender.ml.reporting import comparison_table
+from recommender.ml.reporting import comparison_table, warm_table
 from recommender.reports import version_report_write
-from recommender.services import evaluation_report, model_train
+from recommender.services import evaluation_report, model_train, warm_report
 
 
 class Command(BaseCommand):
@@ -72,6 +72,10 @@ class Command(BaseCommand):
                 reference=registry.reference_figures(),
             )
             self.stdout.write(table)
+            warm = warm_report(version)
+            if warm is not None:
+                rival = warm_report(outcome.champion) if outcome.champion else None
+                self.stdout.write(warm_table(warm, champion=rival))
             path = version_report_write(
                 version=version, champion=outcome.champion, directory=options["report_dir"]
             )
