@@ -84,8 +84,8 @@ bench-scoring: install ## Scoring all 1682 movies for one profile (microseconds)
 
 bench: bench-scoring bench-auth bench-ingest ## All micro-benchmarks
 
-loadtest: install ## HTTP load test under gunicorn (needs wrk and a trained model): /api/recommend vs auth-only
-	$(PY) benchmarks/loadtest.py --seconds $${SECONDS_PER_ENDPOINT:-15}
+loadtest: install ## /api/recommend vs the bare DRF+JWT reference under gunicorn (wrk, Postgres, Redis, a model)
+	$(PY) benchmarks/loadtest.py $(LOADTEST_ARGS)
 
 up: ## Build and start the compose stack (needs a Docker engine)
 	docker compose up --build
