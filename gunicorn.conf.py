@@ -36,6 +36,10 @@ if _metrics_dir:
 
 def post_fork(server, worker):  # type: ignore[no-untyped-def]
     # Database connections must never be shared across a fork.
+    from django.conf import settings
+
+    if not settings.configured:  # a WSGI app that is not Django (benchmarks)
+        return
     from django.db import connections
 
     for connection in connections.all(initialized_only=True):

@@ -51,15 +51,19 @@ INSTALLED_APPS = [
     "recommender",
 ]
 
+# The Browser* classes are Django's (and WhiteNoise's) own, skipped on the JSON API and the
+# probes (`movierec.middleware.is_api_path`), which need none of them; admin gets them all.
+# Sessions, CSRF and X-Frame-Options stay Django's own (the deploy checks look for them by
+# name); on the API they cost a few microseconds (lazy session, CSRF-exempt DRF views).
 MIDDLEWARE = [
     "movierec.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "movierec.middleware.BrowserWhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "movierec.middleware.BrowserAuthenticationMiddleware",
+    "movierec.middleware.BrowserMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
