@@ -21,8 +21,8 @@ max_requests_jitter = max_requests // 10
 # The app logs one JSON line per request itself; gunicorn's access log would double it.
 accesslog = None
 errorlog = "-"
-# Load the app once in the master, so workers fork with Django set up; the model itself
-# is still loaded lazily by each worker on its first request.
+# Load the app once in the master, so workers fork with Django set up; each worker then
+# loads the active model in post_worker_init, before it takes its first request.
 preload_app = True
 
 
@@ -44,6 +44,18 @@ def post_fork(server, worker):  # type: ignore[no-untyped-def]
 
     for connection in connections.all(initialized_only=True):
         connection.close()
+
+
+def post_worker_init(worker):  # type: ignore[no-untyped-def]
+    # A new worker (first start, after a crash, a max_requests recycle or a deploy) loads the
+    # active model before it accepts connections, so no request waits for the load.
+    from django.apps import apps
+    from django.conf import settings
+
+    if settings.configured and apps.ready and apps.is_installed("recommender"):
+        from recommender.registry import model_preload
+
+        model_preload()
 
 
 def child_exit(server, worker):  # type: ignore[no-untyped-def]

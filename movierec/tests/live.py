@@ -48,20 +48,37 @@ def post_json(url: str, body: dict[str, Any], token: str | None = None) -> tuple
         return error.code, json.loads(error.read())
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def free_port() -> int:
+    """A free loopback port: from ``LOCAL_PORT_RANGE`` (e.g. 18200-18299) if set, else any."""
+    first, _, last = os.environ.get("LOCAL_PORT_RANGE", "0-0").partition("-")
+    for port in range(int(first), int(last or first) + 1):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise RuntimeError(f"no free port in LOCAL_PORT_RANGE={os.environ['LOCAL_PORT_RANGE']}")
 
 
 @contextmanager
-def gunicorn_server(*, workers: int, metrics_dir: Path) -> Iterator[tuple[str, int]]:
-    """A gunicorn on a free loopback port, on the test database and Redis: (base URL, pid)."""
+def gunicorn_server(
+    *,
+    workers: int,
+    metrics_dir: Path,
+    log: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[tuple[str, int]]:
+    """A gunicorn on a free loopback port, on the test database and Redis: (base URL, pid).
+
+    ``log``: a file for the server's output (JSON logs, access lines included); ``env``:
+    extra variables (``GUNICORN_*``, ...).
+    """
     require_shared_services()
     db = settings.DATABASES["default"]
     host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
-    bind = f"127.0.0.1:{_free_port()}"
-    env = {
+    bind = f"127.0.0.1:{free_port()}"
+    server_env = {
         **os.environ,
         "DATABASE_URL": f"postgres://{db['USER']}@{host}:{port}/{db['NAME']}",
         "REDIS_URL": str(settings.REDIS_URL),
@@ -72,16 +89,20 @@ def gunicorn_server(*, workers: int, metrics_dir: Path) -> Iterator[tuple[str, i
         "GUNICORN_BIND": bind,
         "GUNICORN_WORKERS": str(workers),
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-        "ACCESS_LOG": "0",
+        "ACCESS_LOG": "1" if log is not None else "0",
+        **(env or {}),
     }
+    output = open(log, "wb") if log is not None else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "movierec.wsgi"],
         cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        env=server_env,
+        stdout=output,
+        stderr=output,
         start_new_session=True,
     )
+    if log is not None:
+        output.close()  # type: ignore[union-attr]
     base = f"http://{bind}"
     try:
         deadline = time.monotonic() + 30
