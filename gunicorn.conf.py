@@ -11,10 +11,16 @@ for _blas_threads in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREAD
     os.environ.setdefault(_blas_threads, "1")
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+# gthread, 2 workers x 4 threads, by measurement (README "Server"): sync workers close every
+# connection and serve one request at a time: a quarter of the throughput, a quarter more CPU
+# per request; a third worker on 2 cores or 8 threads gained nothing beyond the noise. Slow
+# clients are nginx's job (deploy/nginx.conf): a gthread thread is held while its client sends.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# Longer than nginx keeps an idle upstream connection (4 s), so nginx, never gunicorn, closes
+# it: a connection gunicorn closed just as nginx reuses it would be a 502.
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 max_requests_jitter = max_requests // 10

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -115,6 +116,72 @@ def gunicorn_server(
                     pytest.fail(f"gunicorn did not start at {base}")
                 time.sleep(0.2)
         yield base, process.pid
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+NGINX_CONF = ROOT / "deploy" / "nginx.conf"
+
+
+@contextmanager
+def nginx_proxy(*, upstream: str, workdir: Path) -> Iterator[str]:
+    """Debian's nginx with deploy/nginx.conf in front of ``upstream`` (host:port): base URL.
+
+    The file is used as the compose stack uses it, with the upstream and the listening
+    address pointed at loopback and ``${API_MAX_BODY_BYTES}`` filled in from the settings.
+    """
+    binary = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
+    if binary is None:
+        message = "needs nginx (apt-get install nginx-light)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    listen = f"127.0.0.1:{free_port()}"
+    site = NGINX_CONF.read_text()
+    site = site.replace("${API_MAX_BODY_BYTES}", str(settings.API_MAX_BODY_BYTES))
+    site = site.replace("server web:8000;", f"server {upstream};")
+    site = site.replace("listen 80;", f"listen {listen};")
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "site.conf").write_text(site)
+    (workdir / "nginx.conf").write_text(
+        f"""
+worker_processes 1;
+pid {workdir}/nginx.pid;
+error_log {workdir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {workdir}/body;
+    proxy_temp_path {workdir}/proxy;
+    fastcgi_temp_path {workdir}/fastcgi;
+    uwsgi_temp_path {workdir}/uwsgi;
+    scgi_temp_path {workdir}/scgi;
+    include {workdir}/site.conf;
+}}
+"""
+    )
+    with open(workdir / "stderr.log", "wb") as stderr:
+        process = subprocess.Popen(
+            [binary, "-p", str(workdir), "-c", str(workdir / "nginx.conf"), "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )
+    base = f"http://{listen}"
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=1):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    error = (workdir / "stderr.log").read_text(errors="replace")
+                    pytest.fail(f"nginx did not start at {base}: {error}")
+                time.sleep(0.1)
+        yield base
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
