@@ -83,7 +83,9 @@ def _normal(base: str, token: str, stop: threading.Event, outcome: Outcome) -> N
     while not stop.is_set():
         turn += 1
         started = time.monotonic()
-        connection = http.client.HTTPConnection(split.hostname, split.port, timeout=CLIENT_TIMEOUT)
+        connection = http.client.HTTPConnection(
+            split.hostname or "127.0.0.1", split.port, timeout=CLIENT_TIMEOUT
+        )
         try:
             if turn % 4 == 0:
                 connection.request("GET", "/healthz")
@@ -170,7 +172,9 @@ def test_if_body_is_over_the_limit_then_nginx_answers_413_in_the_error_shape(
     token, upstream = token_and_server
     with nginx_proxy(upstream=urlsplit(upstream).netloc, workdir=tmp_path / "nginx") as proxy:
         split = urlsplit(proxy)
-        connection = http.client.HTTPConnection(split.hostname, split.port, timeout=10)
+        connection = http.client.HTTPConnection(
+            split.hostname or "127.0.0.1", split.port, timeout=10
+        )
         body = json.dumps({**PROFILE, "pad": "x" * 20_000})
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
         connection.request("POST", "/api/recommend", body=body, headers=headers)
