@@ -12,10 +12,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
-from rest_framework.views import APIView
 
 from accounts.services import token_obtain_for_key
 from accounts.throttling import AuthenticateRateThrottle
+from movierec.guards import PostOnlyAPIView
 from movierec.schema import error_responses
 
 _JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
@@ -24,9 +24,9 @@ _JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", boo
 class StrictCharField(serializers.CharField):
     """A CharField that refuses numbers, booleans, lists and objects instead of coercing them.
 
-    Any string is accepted as is, NUL and lone surrogates included (DRF refuses those with a
-    400 by default): the schema promises "a string", and a string that cannot be a key is a
-    wrong key, answered 401 by the service.
+    Any string is accepted as is, NUL included (DRF refuses it with a 400 by default; lone
+    surrogates never get this far, the parser refuses them): the schema promises "a string",
+    and a string that cannot be a key is a wrong key, answered 401 by the service.
     """
 
     default_error_messages = {"invalid": "Must be a string."}
@@ -59,14 +59,12 @@ class JSONObjectSerializer(serializers.Serializer):
         return super().run_validation(data)
 
 
-class AuthenticateView(APIView):
+class AuthenticateView(PostOnlyAPIView):
     """Exchange an API key for a short-lived bearer token."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
     throttle_classes = [AuthenticateRateThrottle]
-    # Only POST: GET and OPTIONS are 405 with `Allow: POST`.
-    http_method_names = ["post"]
 
     @extend_schema_serializer(component_name="Authenticate")
     class InputSerializer(JSONObjectSerializer):
@@ -88,7 +86,7 @@ class AuthenticateView(APIView):
         request=InputSerializer,
         responses={
             200: OpenApiResponse(OutputSerializer, description="A bearer token for the key."),
-            **error_responses(400, 401, 405, 413, 415, 429),
+            **error_responses(400, 401, 405, 411, 413, 415, 429),
         },
         auth=[],
     )

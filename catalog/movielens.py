@@ -7,11 +7,14 @@ at the right place.
 
 Decoding: u.item is Latin-1 (titles such as "Misérables, Les (1995)"); the other files are
 ASCII, read as Latin-1 too so that a stray byte is reported as a bad value rather than a
-decoding crash. Stray spaces around fields are trimmed; blank lines are skipped.
+decoding crash. A u.item re-saved as UTF-8 (by an editor, a spreadsheet) is recognised and
+decoded as UTF-8 (`item_encoding`), instead of turning its accented titles into mojibake.
+Stray spaces around fields are trimmed; blank lines are skipped.
 """
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -115,9 +118,28 @@ class MovieLensData:
     ratings: list[RatingRow]
 
 
-def _lines(data: bytes) -> Iterator[tuple[int, str]]:
+def item_encoding(data: bytes) -> str:
+    """The codec of a u.item: UTF-8 if the bytes are valid UTF-8 with at least one
+    multi-byte sequence (or start with a UTF-8 byte-order mark), else Latin-1.
+
+    The two cannot be confused in practice: Latin-1 text with accented letters is almost
+    never valid UTF-8 (an "é" is one byte 0xE9, which UTF-8 only allows as the lead byte
+    of a three-byte sequence), while any byte string is valid Latin-1.
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if data.isascii():
+        return ENCODING
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return ENCODING
+    return "utf-8"
+
+
+def _lines(data: bytes, encoding: str = ENCODING) -> Iterator[tuple[int, str]]:
     """(line number, text) for every non-blank line; handles \\n and \\r\\n endings."""
-    for number, line in enumerate(data.decode(ENCODING).split("\n"), start=1):
+    for number, line in enumerate(data.decode(encoding).split("\n"), start=1):
         if line.strip():
             yield number, line.rstrip("\r")
 
@@ -190,11 +212,14 @@ def parse_genres(data: bytes, *, file: str = GENRE_FILE) -> list[GenreRow]:
 
 
 def parse_movies(data: bytes, *, genre_count: int, file: str = MOVIE_FILE) -> list[MovieRow]:
-    """u.item: ``id|title|release date|video release date|IMDb URL|flag*genre_count`` (Latin-1)."""
+    """u.item: ``id|title|release date|video release date|IMDb URL|flag*genre_count``.
+
+    Latin-1 as published, or UTF-8 when the file is valid UTF-8 (`item_encoding`).
+    """
     rows: list[MovieRow] = []
     ids: dict[object, int] = {}
     expected = MOVIE_FIXED_FIELDS + genre_count
-    for number, line in _lines(data):
+    for number, line in _lines(data, item_encoding(data)):
         fields = _fields(file, number, line, "|", expected)
         ml_id = _integer(file, number, "movie id", fields[0], minimum=1)
         _no_duplicate(file, number, "movie id", ml_id, ids)

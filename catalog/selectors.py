@@ -29,6 +29,16 @@ def rater_rows() -> list[tuple[int, int, str, str]]:
     return list(Rater.objects.order_by("pk").values_list("pk", "age", "gender", "occupation"))
 
 
+def movie_ml_ids() -> dict[int, int]:
+    """Movie pk -> MovieLens id, for describing data by content rather than by row."""
+    return dict(Movie.objects.values_list("pk", "ml_id"))
+
+
+def rater_ml_ids() -> dict[int, int]:
+    """Rater pk -> MovieLens id."""
+    return dict(Rater.objects.values_list("pk", "ml_id"))
+
+
 def genre_names() -> list[str]:
     """Every genre name, in MovieLens id order ("unknown" first)."""
     return list(Genre.objects.order_by("ml_id").values_list("name", flat=True))

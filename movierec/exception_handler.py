@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
+from django.http import JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -19,7 +21,22 @@ from movierec.errors import ApplicationError
 logger = logging.getLogger(__name__)
 
 
+def error_body(detail: str, code: str, **extra: Any) -> dict[str, Any]:
+    """The one error shape, for the answers given outside DRF (middleware, Django's handlers)."""
+    return {"detail": detail, "code": code, **extra}
+
+
+def error_response(
+    status: int, detail: str, code: str, *, headers: dict[str, str] | None = None
+) -> JsonResponse:
+    """A JSON error answer in the API's shape, for code that runs outside DRF views."""
+    return JsonResponse(error_body(detail, code), status=status, headers=headers)
+
+
 def handle(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, RequestDataTooBig):
+        # Django's own limit (DATA_UPLOAD_MAX_MEMORY_SIZE), were it ever hit inside a view.
+        return Response(error_body("Request body is too large.", "request_too_large"), status=413)
     if isinstance(exc, ApplicationError):
         body: dict[str, Any] = {"detail": exc.message, "code": exc.code, **exc.extra}
         response = Response(body, status=exc.status)

@@ -8,6 +8,7 @@ from functools import wraps
 
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 
 from recommender.errors import ModelNotReady
 from recommender.registry import active_model
@@ -18,8 +19,10 @@ Probe = Callable[[HttpRequest], JsonResponse]
 
 
 def require_safe(view: Probe) -> Probe:
-    """GET and HEAD only; anything else is a 405 in the API's error shape."""
+    """GET and HEAD only; anything else is a 405 in the API's error shape (not a CSRF
+    failure: the probes take no cookies, so a POST is a wrong method, nothing more)."""
 
+    @csrf_exempt
     @wraps(view)
     def probe(request: HttpRequest) -> JsonResponse:
         if request.method not in ("GET", "HEAD"):

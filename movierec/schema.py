@@ -28,13 +28,15 @@ class ValidationErrorSerializer(ErrorSerializer):
 
 _DESCRIPTIONS = {
     400: (
-        "Invalid input: malformed JSON, a non-object body or a field error.",
+        "Invalid input: malformed or too deeply nested JSON, a lone surrogate, a non-object "
+        "body or a field error.",
         ValidationErrorSerializer,
     ),
     401: ("Missing, invalid, expired or revoked credentials.", ErrorSerializer),
     405: ("Method not allowed.", ErrorSerializer),
+    411: ("A transfer coding other than chunked: send a Content-Length.", ErrorSerializer),
     413: ("Request body too large.", ErrorSerializer),
-    415: ("Unsupported media type: send application/json.", ErrorSerializer),
+    415: ("Unsupported media type or charset: send UTF-8 application/json.", ErrorSerializer),
     429: ("Too many attempts: retry after the `Retry-After` seconds.", ErrorSerializer),
     503: ("No model version can serve yet.", ErrorSerializer),
 }

@@ -34,6 +34,8 @@ ALLOWED_HOSTS = env_list(
     "DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG or TESTING else []
 )
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+# JSON under /api/ and on the probes, Django's page elsewhere (admin).
+CSRF_FAILURE_VIEW = "movierec.guards.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -44,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_api_key",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "catalog",
@@ -57,6 +60,8 @@ INSTALLED_APPS = [
 # name); on the API they cost a few microseconds (lazy session, CSRF-exempt DRF views).
 MIDDLEWARE = [
     "movierec.middleware.RequestContextMiddleware",
+    # Host, Content-Length and chunked bodies checked before anything reads the body.
+    "movierec.guards.RequestGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "movierec.middleware.BrowserWhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -65,6 +70,8 @@ MIDDLEWARE = [
     "movierec.middleware.BrowserAuthenticationMiddleware",
     "movierec.middleware.BrowserMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns an admin login lockout into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "movierec.urls"
@@ -129,6 +136,30 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Admin logins: django-axes locks a username out from one client address after
+# AXES_FAILURE_LIMIT failures, for AXES_COOLOFF_MINUTES, before the password is even hashed
+# (its backend comes first); every attempt is audited in admin (Axes section).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The client address by the same rule as the API throttles (DJANGO_NUM_PROXIES).
+AXES_CLIENT_IP_CALLABLE = "movierec.guards.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_VERBOSE = False  # no start-up banner, no user agents in the logs
+AXES_COOLOFF_MESSAGE = (
+    "Too many failed logins for this account from your address: try again in "
+    f"{AXES_COOLOFF_TIME.seconds // 60} minutes, or ask another administrator to unlock it "
+    "(python manage.py axes_reset_username USERNAME)."
+)
+# At most this many login attempts per client address, whatever the usernames: each one
+# costs a password hash, so guessers rotating usernames cannot starve the API of CPU.
+ADMIN_LOGIN_RATE = env_str("ADMIN_LOGIN_RATE", "20/min") or "20/min"
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -186,6 +217,9 @@ MOVIELENS_CACHE_DIR = Path(env_str("MOVIELENS_CACHE_DIR", str(BASE_DIR / "var" /
 RECOMMENDER_GATE_MARGIN = env_float("RECOMMENDER_GATE_MARGIN", 0.005)
 RECOMMENDER_GATE_TOLERANCE = env_float("RECOMMENDER_GATE_TOLERANCE", 0.005)
 RECOMMENDER_VERSION_CHECK_SECONDS = env_float("RECOMMENDER_VERSION_CHECK_SECONDS", 2.0)
+# Signs model artifacts (HMAC-SHA256); empty: a key derived from SECRET_KEY (HKDF), so
+# rotating DJANGO_SECRET_KEY without setting this makes every stored version refused.
+MODEL_SIGNING_KEY = env_str("MODEL_SIGNING_KEY") or ""
 # Committed reference figures on ml-100k; a candidate trained on the same data must match them.
 RECOMMENDER_BASELINE_FILE = Path(
     env_str("RECOMMENDER_BASELINE_FILE", str(BASE_DIR / "recommender" / "baseline.json")) or ""

@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from movierec import health, views
+from movierec import guards, health, views
 from movierec.metrics import metrics_view
 
 urlpatterns = [
@@ -20,5 +20,7 @@ urlpatterns = [
     path("api/", include("recommender.urls")),
 ]
 
+handler400 = guards.bad_request
+handler403 = guards.permission_denied
 handler404 = views.not_found
 handler500 = views.server_error

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -13,21 +13,41 @@ from catalog import selectors
 
 @dataclass(frozen=True)
 class TrainingFrames:
-    """The frames recommender.ml.training and recommender.ml.evaluation take."""
+    """The frames recommender.ml.training and recommender.ml.evaluation take.
+
+    Movies and raters are identified by primary key, as everywhere in serving; the two
+    maps give each one's MovieLens id, what the data set itself calls it.
+    """
 
     ratings: pd.DataFrame  # rater_id, movie_id, rating
     raters: pd.DataFrame  # rater_id, age, gender, occupation
     movies: pd.DataFrame  # movie_id + one bool column per genre
+    movie_ml_ids: dict[int, int] = field(default_factory=dict)  # movie pk -> ml_id
+    rater_ml_ids: dict[int, int] = field(default_factory=dict)  # rater pk -> ml_id
 
     def fingerprint(self) -> str:
-        """SHA-256 of the training data, independent of row order."""
-        digest = hashlib.sha256()
-        for frame, key in ((self.ratings, ["rater_id", "movie_id"]), (self.raters, ["rater_id"])):
-            ordered = frame.sort_values(key, kind="stable").reset_index(drop=True)
+        """SHA-256 of the training data's content, independent of row order and of the
+        database's primary keys: movies and raters are named by their MovieLens ids, so the
+        same data set ingested again (after deleted rows or a failed ingest moved the id
+        sequences) has the same fingerprint, and the gate recognises it."""
+        ratings = self.ratings.assign(
+            rater_id=self.ratings["rater_id"].map(self.rater_ml_ids),
+            movie_id=self.ratings["movie_id"].map(self.movie_ml_ids),
+        )
+        raters = self.raters.assign(rater_id=self.raters["rater_id"].map(self.rater_ml_ids))
+        movies = self.movies.assign(movie_id=self.movies["movie_id"].map(self.movie_ml_ids))
+        digest = hashlib.sha256(b"movierec training data v2\0")
+        for frame, key in (
+            (ratings, ["rater_id", "movie_id"]),
+            (raters, ["rater_id"]),
+            (movies, ["movie_id"]),
+        ):
+            if frame[key].isna().to_numpy().any():
+                raise ValueError("a row has no MovieLens id: the id maps are incomplete")
+            ordered = frame.astype({column: "int64" for column in key})
+            ordered = ordered.sort_values(key, kind="stable").reset_index(drop=True)
+            digest.update(",".join(map(str, ordered.columns)).encode())
             digest.update(pd.util.hash_pandas_object(ordered, index=False).to_numpy().tobytes())
-        movies = self.movies.sort_values("movie_id", kind="stable").reset_index(drop=True)
-        digest.update(",".join(map(str, movies.columns)).encode())
-        digest.update(pd.util.hash_pandas_object(movies, index=False).to_numpy().tobytes())
         return digest.hexdigest()
 
 
@@ -56,6 +76,8 @@ def training_frames() -> TrainingFrames:
         ratings=ratings.astype({"rater_id": "int64", "movie_id": "int64", "rating": "int64"}),
         raters=raters.astype({"rater_id": "int64", "age": "int64"}),
         movies=movies,
+        movie_ml_ids=selectors.movie_ml_ids(),
+        rater_ml_ids=selectors.rater_ml_ids(),
     )
 
 

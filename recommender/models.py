@@ -25,6 +25,9 @@ class ModelVersion(models.Model):
     library_versions = models.JSONField(default=dict)
     artifact = models.BinaryField(editable=False)
     artifact_sha256 = models.CharField(max_length=64, editable=False)
+    # HMAC-SHA256 of version + artifact under MODEL_SIGNING_KEY (recommender.ml.artifacts.sign).
+    # Empty on versions trained before artifacts were signed: those are refused, retrain.
+    artifact_signature = models.CharField(max_length=64, blank=True, default="", editable=False)
     artifact_size = models.PositiveIntegerField(editable=False)
     train_seconds = models.FloatField(default=0.0)
     is_active = models.BooleanField(default=False)

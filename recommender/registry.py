@@ -106,6 +106,7 @@ class _ProcessState:
         self.checked_at = float("-inf")
         self.marker: _Marker | None = None
         self.failed: _Marker | None = None
+        self.failed_at = float("-inf")
         self.failure: str = ""
 
 
@@ -117,7 +118,8 @@ def active_model() -> LoadedModel:
 
     A version whose artifact fails to load (tampered, corrupt, built by other library
     versions) is refused: the last good version keeps serving, or, if this worker has
-    none, ModelNotReady is raised (503).
+    none, ModelNotReady is raised (503). The refused version is tried again at the next
+    version check (every ``RECOMMENDER_VERSION_CHECK_SECONDS``), so a repair heals it.
     """
     now = time.monotonic()
     loaded = _state.loaded
@@ -130,9 +132,10 @@ def active_model() -> LoadedModel:
         ):
             return _state.loaded
         marker = _read_marker()
+        retry_due = now - _state.failed_at >= settings.RECOMMENDER_VERSION_CHECK_SECONDS
+        if marker != _state.marker and (marker != _state.failed or retry_due):
+            _reload(marker, now=now)
         _state.checked_at = now
-        if marker != _state.marker and marker != _state.failed:
-            _reload(marker)
         if _state.loaded is None:
             raise ModelNotReady(_state.failure or "No model version is active.")
         return _state.loaded
@@ -154,7 +157,35 @@ def _read_marker() -> _Marker:
     return _Marker(version=version, sha256=sha256, catalogue_version=catalogue_version())
 
 
-def _reload(marker: _Marker) -> None:
+def signing_key() -> bytes:
+    """``MODEL_SIGNING_KEY``, or a key derived from ``DJANGO_SECRET_KEY`` when it is unset."""
+    configured: str = settings.MODEL_SIGNING_KEY
+    if configured:
+        return configured.encode("utf-8")
+    return artifacts.derive_signing_key(settings.SECRET_KEY.encode("utf-8"))
+
+
+def load_verified(row: ModelVersion) -> RecommenderModel:
+    """The model of ``row`` once its signature, hash and format check out; raises
+    ArtifactError (ArtifactUnsigned, ArtifactForged, ArtifactTampered, ...) otherwise."""
+    data = bytes(row.artifact)
+    artifacts.verify(data, signature=row.artifact_signature, key=signing_key(), version=row.version)
+    return artifacts.loads(data, expected_sha256=row.artifact_sha256)
+
+
+def artifact_usable(version: ModelVersion) -> bool:
+    """Whether ``version``'s artifact would be served (signed, intact, compatible)."""
+    try:
+        row = ModelVersion.objects.only(
+            "version", "artifact", "artifact_sha256", "artifact_signature"
+        ).get(pk=version.pk)
+        load_verified(row)
+    except (artifacts.ArtifactError, ModelVersion.DoesNotExist):
+        return False
+    return True
+
+
+def _reload(marker: _Marker, *, now: float) -> None:
     if marker.version is None:
         _state.loaded, _state.marker = None, marker
         _state.failure = (
@@ -172,15 +203,25 @@ def _reload(marker: _Marker) -> None:
             model = None  # same model, only the catalogue changed
             loaded = _bind(current.scorer.model, marker, catalogue_snapshot())
         else:
-            row = ModelVersion.objects.only("version", "artifact", "artifact_sha256").get(
-                version=marker.version
-            )
-            model = artifacts.loads(bytes(row.artifact), expected_sha256=row.artifact_sha256)
+            row = ModelVersion.objects.only(
+                "version", "artifact", "artifact_sha256", "artifact_signature"
+            ).get(version=marker.version)
+            model = load_verified(row)
             loaded = _bind(model, marker, catalogue_snapshot())
     except (artifacts.ArtifactError, ModelVersion.DoesNotExist) as exc:
         reason = f"Model version {marker.version} cannot be loaded: {exc}"
-        logger.error("model load refused", extra={"version": marker.version, "reason": str(exc)})
-        _state.failed, _state.failure = marker, reason
+        # Once per distinct refusal: the retries at each version check would repeat it.
+        if reason != _state.failure:
+            serving = f"version {current.version} keeps serving" if current else "nothing serves"
+            logger.error(
+                "model version %s refused (%s): %s; tried again every %ss",
+                marker.version,
+                serving,
+                exc,
+                settings.RECOMMENDER_VERSION_CHECK_SECONDS,
+                extra={"version": marker.version, "reason": str(exc)},
+            )
+        _state.failed, _state.failure, _state.failed_at = marker, reason, now
         if current is None:
             _state.marker = None
         return
@@ -219,7 +260,7 @@ def reset_process_cache() -> None:
     """Forget what this process loaded (tests, and after a fork)."""
     with _state.lock:
         _state.loaded = _state.marker = _state.failed = None
-        _state.checked_at = float("-inf")
+        _state.checked_at = _state.failed_at = float("-inf")
         _state.failure = ""
 
 
@@ -247,8 +288,9 @@ def model_version_register(
             .values_list("version", flat=True)
             .first()
         )
+        number = (last or 0) + 1
         return ModelVersion.objects.create(
-            version=(last or 0) + 1,
+            version=number,
             seed=seed,
             params=model.params.to_dict(),
             metrics=report.to_dict(),
@@ -257,6 +299,7 @@ def model_version_register(
             library_versions=library_versions,
             artifact=blob,
             artifact_sha256=sha256,
+            artifact_signature=artifacts.sign(blob, key=signing_key(), version=number),
             artifact_size=len(blob),
             train_seconds=train_seconds,
         )
@@ -348,7 +391,7 @@ def model_version_activate(*, version: ModelVersion, rollback: bool = False) -> 
         if current is not None and current.pk == version.pk:
             return decision
         try:
-            artifacts.loads(bytes(version.artifact), expected_sha256=version.artifact_sha256)
+            load_verified(version)
         except artifacts.ArtifactError as exc:
             raise ModelRejected(f"version {version.version} cannot be loaded: {exc}") from exc
         if current is not None:

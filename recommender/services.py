@@ -42,7 +42,8 @@ def model_train(
     The version is always recorded with the gate's verdict, so a refused candidate can be
     inspected; with ``activate`` it serves only if the gate passes (``outcome.activated``).
     With ``if_stale`` nothing is trained while the active version was fitted on the same
-    data with the same parameters (a second `docker compose up` retrains nothing).
+    data with the same parameters and its artifact can still be served (a second
+    `docker compose up` retrains nothing; an unsigned or refused artifact is replaced).
     Raises TrainingDataMissing when there is nothing to train on.
     """
     say = progress or (lambda message: None)
@@ -60,6 +61,7 @@ def model_train(
         and champion is not None
         and champion.data_fingerprint == fingerprint
         and champion.params == params.to_dict()
+        and registry.artifact_usable(champion)
     ):
         return TrainOutcome(
             version=champion,

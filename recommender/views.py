@@ -14,8 +14,8 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from movierec.guards import PostOnlyAPIView
 from movierec.metrics import RECOMMENDATIONS, RECOMMENDED_ITEMS
 from movierec.schema import error_responses
 from recommender.ml.profile import GENDERS, MAX_AGE, MIN_AGE, OCCUPATIONS, Profile
@@ -42,7 +42,7 @@ class StrictChoiceField(serializers.ChoiceField):
         return super().to_internal_value(data)
 
 
-class RecommendView(APIView):
+class RecommendView(PostOnlyAPIView):
     @extend_schema_serializer(component_name="Recommend")
     class InputSerializer(serializers.Serializer):
         age = StrictIntegerField(min_value=MIN_AGE, max_value=MAX_AGE)
@@ -76,7 +76,7 @@ class RecommendView(APIView):
                     )
                 ],
             ),
-            **error_responses(400, 401, 405, 413, 415, 503),
+            **error_responses(400, 401, 405, 411, 413, 415, 503),
         },
     )
     def post(self, request: Request) -> Response:

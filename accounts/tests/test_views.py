@@ -172,7 +172,6 @@ def test_if_key_missing_or_not_a_string_then_400_naming_key(api_client, body, me
 @pytest.mark.parametrize(
     "raw",
     [
-        '{"key": "ab\\ud800cd"}',  # a lone UTF-16 surrogate
         '{"key": "abcdefgh.\\u0000secret"}',  # NUL, which Postgres cannot even compare
         '{"key": "abcdefgh.s\\u00e9cret"}',  # outside the key alphabet
         '{"key": "abcd\\u00e9fg.secret"}',
@@ -180,6 +179,7 @@ def test_if_key_missing_or_not_a_string_then_400_naming_key(api_client, body, me
 )
 def test_if_key_is_a_string_that_cannot_be_a_key_then_401_not_400_or_500(api_client, api_key, raw):
     # The body has the documented shape (a string), so this is a wrong key, like any other.
+    # (A lone surrogate is not text at all: refused by the parser, movierec/tests/test_guards.py.)
     response = post_raw(api_client, raw)
 
     assert response.status_code == 401
@@ -275,7 +275,16 @@ def test_openapi_schema_documents_every_status():
     schema = SchemaGenerator().get_schema(request=None, public=True)
 
     operation = schema["paths"]["/api/authenticate"]["post"]
-    assert sorted(operation["responses"]) == ["200", "400", "401", "405", "413", "415", "429"]
+    assert sorted(operation["responses"]) == [
+        "200",
+        "400",
+        "401",
+        "405",
+        "411",
+        "413",
+        "415",
+        "429",
+    ]
     assert "security" not in operation
     request_schema = schema["components"]["schemas"]["AuthenticateRequest"]
     assert request_schema["required"] == ["key"]

@@ -121,6 +121,28 @@ def test_second_run_changes_nothing(ingested: IngestReport, movielens_dir: Path)
     assert catalogue_snapshot() == before
 
 
+def test_if_u_item_was_resaved_as_utf8_then_ingest_changes_nothing(
+    ingested: IngestReport, movielens_dir: Path, tmp_path: Path
+) -> None:
+    # The same data with u.item re-encoded by an editor: its accented titles must arrive as
+    # the same text, not as "MisÃ©rables, Les (1995)".
+    copy = tmp_path / "ml-100k"
+    copy.mkdir()
+    for name in ("u.genre", "u.user", "u.data"):
+        (copy / name).write_bytes((movielens_dir / name).read_bytes())
+    text = (movielens_dir / "u.item").read_bytes().decode("latin-1")
+    (copy / "u.item").write_bytes(text.encode("utf-8"))
+    before = catalogue_snapshot()
+
+    report = movielens_ingest(source=copy)
+
+    assert report.movies == EntityCounts(unchanged=1682)
+    assert not report.changed
+    assert catalogue_snapshot() == before
+    assert Movie.objects.filter(title="Misérables, Les (1995)").count() == 1
+    assert not Movie.objects.filter(title__contains="Ã").exists()
+
+
 def test_zip_parses_to_the_same_rows_as_the_folder(
     movielens_dir: Path, shared_zip: Path, tmp_path: Path
 ) -> None:

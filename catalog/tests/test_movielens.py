@@ -9,6 +9,7 @@ import pytest
 
 from catalog.movielens import (
     MovieLensFormatError,
+    item_encoding,
     parse_dataset,
     parse_genres,
     parse_movies,
@@ -153,6 +154,28 @@ def test_item_is_decoded_as_latin1_not_utf8() -> None:
     # "é" is one byte (0xE9) in Latin-1 and invalid on its own in UTF-8.
     rows = parse_movies("1|Été (1995)||||0|1\n".encode("latin-1"), genre_count=2)
     assert rows[0].title == "Été (1995)"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig"])
+def test_if_item_was_resaved_as_utf8_then_titles_are_decoded_as_utf8(encoding: str) -> None:
+    text = "1|Misérables, Les (1995)||||0|1\n2|Çà et là (1996)||||1|0\n"
+    rows = parse_movies(text.encode(encoding), genre_count=2)
+    assert [row.title for row in rows] == ["Misérables, Les (1995)", "Çà et là (1996)"]
+
+
+@pytest.mark.parametrize(
+    ("data", "encoding"),
+    [
+        (b"1|A (1995)||||0|1\n", "latin-1"),  # plain ASCII: either reads it the same
+        ("1|Été||||0|1\n".encode("latin-1"), "latin-1"),
+        ("1|Été||||0|1\n".encode(), "utf-8"),
+        ("1|Été||||0|1\n".encode("utf-8-sig"), "utf-8-sig"),
+        # Valid UTF-8 and Latin-1 mixed in one file is not valid UTF-8: read as published.
+        ("1|Été||||0|1\n".encode() + "2|Été||||0|1\n".encode("latin-1"), "latin-1"),
+    ],
+)
+def test_item_encoding_is_recognised(data: bytes, encoding: str) -> None:
+    assert item_encoding(data) == encoding
 
 
 @pytest.mark.parametrize(

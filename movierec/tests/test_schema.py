@@ -74,11 +74,11 @@ def test_schema_documents_both_endpoints_with_post_only(schema: dict[str, Any]) 
 
 
 def test_recommend_documents_every_response_code(schema: dict[str, Any]) -> None:
-    assert _documented(schema, RECOMMEND) == {200, 400, 401, 405, 413, 415, 503}
+    assert _documented(schema, RECOMMEND) == {200, 400, 401, 405, 411, 413, 415, 503}
 
 
 def test_authenticate_documents_every_response_code(schema: dict[str, Any]) -> None:
-    assert _documented(schema, AUTHENTICATE) == {200, 400, 401, 405, 413, 415, 429}
+    assert _documented(schema, AUTHENTICATE) == {200, 400, 401, 405, 411, 413, 415, 429}
 
 
 def test_every_documented_response_has_a_json_body_schema(schema: dict[str, Any]) -> None:
@@ -205,6 +205,7 @@ PROVOKE: dict[str, dict[int, Provoke]] = {
         400: lambda c, r: c.post(RECOMMEND, BAD_PROFILE, format="json", **_bearer(r)),
         401: lambda c, r: c.post(RECOMMEND, PROFILE, format="json"),
         405: lambda c, r: c.get(RECOMMEND, **_bearer(r)),
+        411: lambda c, r: c.post(RECOMMEND, {}, format="json", HTTP_TRANSFER_ENCODING="gzip"),
         413: lambda c, r: c.post(RECOMMEND, _oversized("occupation"), format="json", **_bearer(r)),
         415: lambda c, r: c.post(RECOMMEND, "age=30", content_type="text/plain", **_bearer(r)),
         503: lambda c, r: c.post(RECOMMEND, PROFILE, format="json", **_bearer(r)),
@@ -214,6 +215,7 @@ PROVOKE: dict[str, dict[int, Provoke]] = {
         400: lambda c, r: c.post(AUTHENTICATE, {"key": 12345}, format="json"),
         401: lambda c, r: c.post(AUTHENTICATE, {"key": "nope.nope"}, format="json"),
         405: lambda c, r: c.get(AUTHENTICATE),
+        411: lambda c, r: c.post(AUTHENTICATE, {}, format="json", HTTP_TRANSFER_ENCODING="gzip"),
         413: lambda c, r: c.post(AUTHENTICATE, _oversized("key"), format="json"),
         415: lambda c, r: c.post(AUTHENTICATE, "key=x", content_type="text/plain"),
         429: _throttled,
@@ -233,6 +235,24 @@ MORE: list[tuple[str, int, Provoke]] = [
     ],
     *[
         (path, 400, lambda c, r, path=path: c.post(path, [1, 2], format="json", **_bearer(r)))
+        for path in (RECOMMEND, AUTHENTICATE)
+    ],
+    *[
+        (path, 400, lambda c, r, path=path: c.post(path, '"\\ud800"', **JSON, **_bearer(r)))
+        for path in (RECOMMEND, AUTHENTICATE)
+    ],
+    *[
+        (path, 400, lambda c, r, path=path: c.post(path, "[" * 99, **JSON, **_bearer(r)))
+        for path in (RECOMMEND, AUTHENTICATE)
+    ],
+    *[
+        (
+            path,
+            415,
+            lambda c, r, path=path: c.post(
+                path, "{}", content_type="application/json; charset=rot13", **_bearer(r)
+            ),
+        )
         for path in (RECOMMEND, AUTHENTICATE)
     ],
 ]

@@ -4,11 +4,18 @@ An artifact is an ``.npz`` archive of plain arrays (never pickles) plus one ``me
 entry holding UTF-8 JSON: format version, numpy and scikit-learn versions, feature
 and genre names, training parameters and the caller's metadata. Entries carry a
 fixed timestamp, so the same model and metadata give the same bytes and hash.
+
+The SHA-256 catches corruption; it cannot catch a deliberate replacement, since whoever
+replaces the bytes can recompute it. So artifacts are also signed: HMAC-SHA256 over the
+model version number and the bytes (`sign`/`verify`), under a key only the servers hold
+(`derive_signing_key` turns a server secret into one, HKDF as in RFC 5869). A version's
+signature does not fit another version's row.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import io
 import json
 import zipfile
@@ -26,6 +33,10 @@ FORMAT_VERSION = 1
 _ARRAYS = ("movie_ids", "weights", "intercept", "genre_prior_coef", "genre_prior_bias")
 _META = "meta"
 _ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
+# Names what is signed, so that a key derived for artifacts signs nothing else and the
+# message layout can change later without ambiguity.
+_SIGNATURE_CONTEXT = b"movierec model artifact v1\0"
+_KEY_INFO = b"movierec model artifact signing key"
 
 
 class ArtifactError(Exception):
@@ -34,6 +45,15 @@ class ArtifactError(Exception):
 
 class ArtifactTampered(ArtifactError):
     """The bytes do not have the expected SHA-256."""
+
+
+class ArtifactUnsigned(ArtifactError):
+    """No signature: written before artifacts were signed, or the signature was removed."""
+
+
+class ArtifactForged(ArtifactError):
+    """The signature does not match: the bytes (and their SHA-256) were replaced, or the
+    signing key differs from the one the artifact was signed with."""
 
 
 class ArtifactCorrupt(ArtifactError):
@@ -46,6 +66,46 @@ class ArtifactIncompatible(ArtifactError):
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def hkdf_sha256(secret: bytes, *, salt: bytes, info: bytes, length: int = 32) -> bytes:
+    """HKDF with SHA-256 (RFC 5869): extract, then expand to ``length`` bytes."""
+    pseudo_random = hmac.new(salt, secret, hashlib.sha256).digest()
+    output, block = b"", b""
+    for counter in range(1, -(-length // hashlib.sha256().digest_size) + 1):
+        block = hmac.new(pseudo_random, block + info + bytes([counter]), hashlib.sha256).digest()
+        output += block
+    return output[:length]
+
+
+def derive_signing_key(secret: bytes) -> bytes:
+    """A 32-byte key for artifact signatures derived from a server secret, so the secret
+    itself is never the HMAC key and a key derived for artifacts is no use for anything
+    else (sessions, tokens)."""
+    return hkdf_sha256(secret, salt=b"movierec", info=_KEY_INFO)
+
+
+def sign(data: bytes, *, key: bytes, version: int) -> str:
+    """The HMAC-SHA256 (hex) of artifact ``data`` as model version ``version``."""
+    message = _SIGNATURE_CONTEXT + str(version).encode("ascii") + b"\0" + data
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def verify(data: bytes, *, signature: str, key: bytes, version: int) -> None:
+    """Raises ArtifactUnsigned or ArtifactForged unless ``signature`` signs ``data`` as
+    ``version`` under ``key``. Constant-time comparison."""
+    if not signature:
+        raise ArtifactUnsigned(
+            "the artifact is not signed (written before artifacts were signed): retrain with "
+            "`python manage.py train_model`"
+        )
+    expected = sign(data, key=key, version=version)
+    if not hmac.compare_digest(expected, signature.strip().lower()):
+        raise ArtifactForged(
+            "the artifact's signature does not match: it was replaced outside movierec "
+            "(a SHA-256 recomputed with it does not help), or MODEL_SIGNING_KEY is not the "
+            "key it was signed with"
+        )
 
 
 def dumps(model: RecommenderModel, *, meta: dict[str, Any]) -> tuple[bytes, str]:

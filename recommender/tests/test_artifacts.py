@@ -12,11 +12,17 @@ from recommender.ml.artifacts import (
     FORMAT_VERSION,
     ArtifactCorrupt,
     ArtifactError,
+    ArtifactForged,
     ArtifactIncompatible,
     ArtifactTampered,
+    ArtifactUnsigned,
+    derive_signing_key,
     dumps,
+    hkdf_sha256,
     loads,
     read_meta,
+    sign,
+    verify,
 )
 from recommender.ml.training import RecommenderModel, TrainParams, train
 from recommender.tests import _synthetic
@@ -165,3 +171,56 @@ def test_if_errors_are_raised_then_they_share_a_plain_exception_base() -> None:
     for error in (ArtifactTampered, ArtifactCorrupt, ArtifactIncompatible):
         assert issubclass(error, ArtifactError)
     assert ArtifactError.__mro__[1] is Exception
+
+
+# --- signatures ------------------------------------------------------------------------
+
+
+def test_hkdf_matches_the_rfc_5869_test_vector() -> None:
+    okm = hkdf_sha256(
+        bytes([0x0B] * 22),
+        salt=bytes(range(0x00, 0x0D)),
+        info=bytes(range(0xF0, 0xFA)),
+        length=42,
+    )
+    assert okm.hex() == (
+        "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
+    )
+
+
+def test_derived_key_is_stable_and_not_the_secret() -> None:
+    key = derive_signing_key(b"server secret")
+    assert key == derive_signing_key(b"server secret")
+    assert len(key) == 32
+    assert key != derive_signing_key(b"another secret")
+    assert b"server secret" not in key
+
+
+def test_if_signed_then_verified() -> None:
+    data, _ = dumps(_model(), meta={})
+    signature = sign(data, key=b"k" * 32, version=3)
+    verify(data, signature=signature, key=b"k" * 32, version=3)  # no exception
+    verify(data, signature=signature.upper(), key=b"k" * 32, version=3)
+
+
+@pytest.mark.parametrize(
+    ("change", "kwargs"),
+    [
+        ("bytes", {}),
+        ("key", {"key": b"x" * 32}),
+        ("version", {"version": 4}),
+    ],
+)
+def test_if_bytes_key_or_version_differ_then_forged(change: str, kwargs: dict[str, object]) -> None:
+    data, _ = dumps(_model(), meta={})
+    signature = sign(data, key=b"k" * 32, version=3)
+    other, _ = dumps(_model(), meta={"seed": 1})
+    checked = {"key": b"k" * 32, "version": 3, **kwargs}
+    with pytest.raises(ArtifactForged, match="signature does not match"):
+        verify(other if change == "bytes" else data, signature=signature, **checked)  # type: ignore[arg-type]
+
+
+def test_if_no_signature_then_unsigned_telling_to_retrain() -> None:
+    data, _ = dumps(_model(), meta={})
+    with pytest.raises(ArtifactUnsigned, match=r"retrain with `python manage.py train_model`"):
+        verify(data, signature="", key=b"k" * 32, version=1)

@@ -127,3 +127,123 @@ def test_if_nothing_changed_then_request_path_runs_no_query(
     registry.active_model()
     with django_assert_num_queries(0):
         registry.active_model()
+
+
+# --- signed artifacts -----------------------------------------------------------------------
+
+
+def _replace_artifact(version: ModelVersion, *, seed: int) -> None:
+    """What someone with write access to the table could do: another valid artifact in the
+    row, its SHA-256 recomputed, the signature left as it was."""
+    other_model = artifacts.loads(bytes(version.artifact), expected_sha256=version.artifact_sha256)
+    blob, sha256 = artifacts.dumps(other_model, meta={"seed": seed})
+    ModelVersion.objects.filter(pk=version.pk).update(artifact=blob, artifact_sha256=sha256)
+
+
+def test_if_registered_then_the_artifact_is_signed_for_its_version(trained: ModelVersion) -> None:
+    row = ModelVersion.objects.get(pk=trained.pk)
+    assert row.artifact_signature == artifacts.sign(
+        bytes(row.artifact), key=registry.signing_key(), version=1
+    )
+
+
+def test_if_signing_key_unset_then_derived_from_the_secret_key(settings: Any) -> None:
+    settings.MODEL_SIGNING_KEY = ""
+    derived = artifacts.derive_signing_key(settings.SECRET_KEY.encode())
+    assert registry.signing_key() == derived
+    assert registry.signing_key() != settings.SECRET_KEY.encode()
+    settings.MODEL_SIGNING_KEY = "an operator's key"
+    assert registry.signing_key() == b"an operator's key"
+
+
+def test_if_artifact_and_sha256_replaced_in_the_row_then_refused_with_a_log_line(
+    trained: ModelVersion, caplog: pytest.LogCaptureFixture
+) -> None:
+    _replace_artifact(trained, seed=7)
+    caplog.set_level("ERROR", logger="recommender.registry")
+
+    with pytest.raises(ModelNotReady, match=r"Model version 1 cannot be loaded: .*signature"):
+        registry.active_model()
+
+    assert [record.getMessage() for record in caplog.records] == [
+        "model version 1 refused (nothing serves): the artifact's signature does not match: "
+        "it was replaced outside movierec (a SHA-256 recomputed with it does not help), or "
+        "MODEL_SIGNING_KEY is not the key it was signed with; tried again every 0s"
+    ]
+
+
+def test_if_another_versions_signed_artifact_is_copied_in_then_refused(
+    trained: ModelVersion,
+) -> None:
+    other = _second_version()
+    ModelVersion.objects.filter(pk=trained.pk).update(
+        artifact=bytes(other.artifact),
+        artifact_sha256=other.artifact_sha256,
+        artifact_signature=other.artifact_signature,
+    )
+    with pytest.raises(ModelNotReady, match="signature does not match"):
+        registry.active_model()
+
+
+def test_if_signing_key_changed_then_stored_versions_refused(
+    trained: ModelVersion, settings: Any
+) -> None:
+    settings.MODEL_SIGNING_KEY = "a new key"
+    with pytest.raises(ModelNotReady, match="MODEL_SIGNING_KEY is not the key it was signed with"):
+        registry.active_model()
+
+
+def test_if_version_predates_signing_then_refused_telling_to_retrain(
+    trained: ModelVersion,
+) -> None:
+    ModelVersion.objects.filter(pk=trained.pk).update(artifact_signature="")
+    with pytest.raises(ModelNotReady, match=r"not signed .*retrain with `python manage.py"):
+        registry.active_model()
+
+
+def test_if_unsigned_champion_then_train_if_stale_retrains(trained: ModelVersion) -> None:
+    ModelVersion.objects.filter(pk=trained.pk).update(artifact_signature="")
+    outcome = model_train(seed=42, if_stale=True)
+    assert outcome.skipped is False
+    assert outcome.version.version == 2
+    assert registry.active_model().version == 2
+
+
+def test_if_forged_candidate_then_activation_rejected(trained: ModelVersion) -> None:
+    other = _second_version()
+    _replace_artifact(other, seed=9)
+    other.refresh_from_db()
+    with pytest.raises(ModelRejected, match=r"version 2 cannot be loaded: .*signature"):
+        registry.model_version_activate(version=other)
+
+
+def test_if_refused_artifact_repaired_then_served_at_the_next_check_without_restart(
+    trained: ModelVersion, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.RECOMMENDER_VERSION_CHECK_SECONDS = 2.0
+    clock = [1000.0]
+    monkeypatch.setattr(registry.time, "monotonic", lambda: clock[0])
+    good = bytes(trained.artifact)
+    broken = bytearray(good)
+    broken[len(broken) // 2] ^= 0xFF
+    ModelVersion.objects.filter(pk=trained.pk).update(artifact=bytes(broken))
+    with pytest.raises(ModelNotReady):
+        registry.active_model()
+
+    ModelVersion.objects.filter(pk=trained.pk).update(artifact=good)  # the repair
+    clock[0] += 1.0
+    with pytest.raises(ModelNotReady):  # within the check interval: not tried yet
+        registry.active_model()
+    clock[0] += 1.5
+    assert registry.active_model().version == 1
+
+
+def test_if_refused_version_is_retried_then_the_log_line_is_not_repeated(
+    trained: ModelVersion, caplog: pytest.LogCaptureFixture
+) -> None:
+    ModelVersion.objects.filter(pk=trained.pk).update(artifact_signature="0" * 64)
+    caplog.set_level("ERROR", logger="recommender.registry")
+    for _ in range(3):
+        with pytest.raises(ModelNotReady):
+            registry.active_model()
+    assert len(caplog.records) == 1
