@@ -2,8 +2,9 @@
 
 The JSON API and the probes need none of what static files, Django's user and messages do
 for admin's HTML pages; on those paths the ``Browser*`` middleware below pass the
-request straight on, so each API request skips their work. Admin, the Swagger UI page and
-static files keep the full chain, in the same order.
+request straight on, so each API request skips their work. Admin and static files keep the
+full chain, in the same order. Which paths are the API is `movierec.guards.is_api_path`, the
+same rule that gives them JSON errors.
 """
 
 from __future__ import annotations
@@ -21,23 +22,12 @@ from django.contrib.messages.middleware import MessageMiddleware
 from django.http import HttpRequest, HttpResponse
 from whitenoise.middleware import WhiteNoiseMiddleware
 
+from movierec.guards import is_api_path
 from movierec.log import request_id_var
 from movierec.metrics import LATENCY, REQUESTS
 
 access_log = logging.getLogger("movierec.access")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-# Paths that only ever answer JSON to API clients and probes: no browser middleware there.
-_LEAN_EXACT = frozenset({"/healthz", "/readyz", "/metrics"})
-_LEAN_PREFIX = "/api/"
-_BROWSER_UNDER_API = "/api/docs/"  # the Swagger UI is an HTML page: full chain
-
-
-def is_api_path(path: str) -> bool:
-    """True for the JSON API and the probes, which skip the browser middleware."""
-    if path in _LEAN_EXACT:
-        return True
-    return path.startswith(_LEAN_PREFIX) and not path.startswith(_BROWSER_UNDER_API)
 
 
 class _RequestIds:

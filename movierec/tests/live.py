@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -52,7 +53,9 @@ def post_json(url: str, body: dict[str, Any], token: str | None = None) -> tuple
 def free_port() -> int:
     """A free loopback port: from ``LOCAL_PORT_RANGE`` (e.g. 18200-18299) if set, else any."""
     first, _, last = os.environ.get("LOCAL_PORT_RANGE", "0-0").partition("-")
-    for port in range(int(first), int(last or first) + 1):
+    ports = list(range(int(first), int(last or first) + 1))
+    random.shuffle(ports)  # two runs at once rarely try the same port first
+    for port in ports:
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
