@@ -320,8 +320,8 @@ def _wait_ready(base: str, process: subprocess.Popen[bytes], timeout: float = 60
 
 
 def _free_port() -> int:
-    """A free loopback port: from ``LOCAL_PORT_RANGE`` (e.g. 18200-18299) if set, else any."""
-    first, _, last = os.environ.get("LOCAL_PORT_RANGE", "0-0").partition("-")
+    """A free loopback port: from ``TEST_SERVER_PORTS`` (e.g. 18200-18299) if set, else any."""
+    first, _, last = os.environ.get("TEST_SERVER_PORTS", "0-0").partition("-")
     ports = list(range(int(first), int(last or first) + 1))
     random.shuffle(ports)  # two runs at once rarely try the same port first
     for port in ports:
@@ -331,7 +331,7 @@ def _free_port() -> int:
             except OSError:
                 continue
             return int(sock.getsockname()[1])
-    raise RuntimeError(f"no free port in LOCAL_PORT_RANGE={os.environ['LOCAL_PORT_RANGE']}")
+    raise RuntimeError(f"no free port in TEST_SERVER_PORTS={os.environ['TEST_SERVER_PORTS']}")
 
 
 if __name__ == "__main__":
