@@ -52,10 +52,20 @@ def _fast_password_hasher(settings: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
-    # Throttles, key state and model-version markers live in the cache; tests start clean.
-    cache.clear()
+    # Throttles and model-version markers live in the cache, key states and pending key uses
+    # in process memory; tests start clean.
+    from accounts import keystate, usage
+    from accounts.throttling import local_windows
+
+    def reset() -> None:
+        cache.clear()
+        keystate.states.reset()
+        usage.buffer.take()
+        local_windows.reset()
+
+    reset()
     yield
-    cache.clear()
+    reset()
 
 
 # --- accounts: API keys and authenticated clients -------------------------------------------

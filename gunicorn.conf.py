@@ -69,3 +69,10 @@ def child_exit(server, worker):  # type: ignore[no-untyped-def]
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def worker_exit(server, worker):  # type: ignore[no-untyped-def]
+    # Key uses are counted in process memory and written every second; write the rest now.
+    from accounts.usage import flush_at_exit
+
+    flush_at_exit()

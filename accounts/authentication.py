@@ -2,8 +2,10 @@
 
 Tokens are HS256 JWTs signed with ``SIMPLE_JWT["SIGNING_KEY"]`` (``JWT_SIGNING_KEY``, else the
 Django secret key). Their claims name the key; each request re-checks the key's state through
-the cached `accounts.selectors.api_key_state`, so a revoked or expired key stops working within
-``API_KEY_STATE_TTL`` seconds, at once when revoked through `accounts.services`.
+`accounts.selectors.api_key_state` (held in process, no round trip), so a revoked or expired key
+stops working within ``API_KEY_STATE_TTL`` seconds, within milliseconds when revoked through
+`accounts.services` while Redis carries the news. Uses are counted in process
+(`accounts.usage`) and written in batches.
 """
 
 from __future__ import annotations

@@ -1,21 +1,18 @@
-"""accounts: reads. The key state every authenticated request needs, served from the cache."""
+"""accounts: reads. The key state every authenticated request needs, held in process."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.db import DatabaseError
 from django.utils import timezone
 
+from accounts import keystate
 from accounts.errors import ApiKeyNotFound
 from accounts.models import ApiKey
-
-_STATE_KEY = "accounts:key_state:{}"
-# Cached for a key that does not exist (deleted): a missing key must not cost a query per request.
-_MISSING = "missing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,33 +41,45 @@ class KeyState:
         )
 
 
-def key_state_cache_key(key_id: int) -> str:
-    return _STATE_KEY.format(key_id)
-
-
 def key_state_store(state: KeyState) -> None:
-    """Put a key's current state in the cache (used by the services that change it)."""
-    cache.set(key_state_cache_key(state.id), _to_cache(state), settings.API_KEY_STATE_TTL)
+    """Hold a key's current state in this process (used by the services that read it)."""
+    keystate.states.put(state.id, keystate.Entry(state, time.monotonic()))
 
 
 def api_key_state(*, key_id: int) -> KeyState | None:
-    """The key's state, at most ``API_KEY_STATE_TTL`` seconds old; None if the key does not exist.
+    """The key's state, read from the database at most ``API_KEY_STATE_TTL`` seconds ago;
+    None if the key does not exist.
 
-    The cache is the configured default (Redis when ``REDIS_URL`` is set), so all workers share
-    it; revoking through `accounts.services` overwrites the entry at once. Expiry is not cached
-    as a flag but as a time, so callers check it against the clock on every request.
+    Held in this process (`accounts.keystate`): no Redis or database round trip while the
+    entry is fresh, and changes made through `accounts.services` reach every process at once
+    through Redis pub/sub, or through the TTL when Redis is down. Expiry is held as a time, not
+    a flag, so callers check it against the clock on every request.
+
+    When the database cannot be reached, a state read within ``API_KEY_STATE_GRACE_SECONDS``
+    keeps serving (a key revoked meanwhile cannot be: revoking needs the database); otherwise
+    the `DatabaseError` propagates (503).
     """
-    cache_key = key_state_cache_key(key_id)
-    cached = cache.get(cache_key)
-    if cached is not None:
-        return None if cached == _MISSING else _from_cache(cached)
-
+    entry = keystate.states.entries.get(key_id)
+    now = time.monotonic()
+    if entry is not None and now - entry.read_at < settings.API_KEY_STATE_TTL:
+        return entry.state
+    keystate.listener.ensure_started()
+    generation = keystate.states.generation
     fields = ("prefix", "name", "revoked", "expiry_date")
-    api_key = ApiKey.objects.filter(pk=key_id).only(*fields).first()
+    try:
+        api_key = ApiKey.objects.filter(pk=key_id).only(*fields).first()
+    except DatabaseError:
+        if entry is not None and now - entry.read_at < settings.API_KEY_STATE_GRACE_SECONDS:
+            return entry.state
+        raise
     state = KeyState.of(api_key) if api_key is not None else None
-    value = _MISSING if state is None else _to_cache(state)
-    cache.set(cache_key, value, settings.API_KEY_STATE_TTL)
+    keystate.states.put(key_id, keystate.Entry(state, now), generation=generation)
     return state
+
+
+def key_state_forget_all() -> None:
+    """Drop every state held in this process (tests; the listener after reconnecting)."""
+    keystate.states.reset()
 
 
 def api_key_get_by_prefix(*, prefix: str) -> ApiKey:
@@ -79,14 +88,3 @@ def api_key_get_by_prefix(*, prefix: str) -> ApiKey:
     if api_key is None:
         raise ApiKeyNotFound(f"No API key with prefix {prefix!r}.")
     return api_key
-
-
-# The cache holds plain tuples, not pickled dataclasses, so a deploy that changes KeyState
-# never meets an old pickle it cannot load.
-def _to_cache(state: KeyState) -> tuple[Any, ...]:
-    return (state.id, state.prefix, state.name, state.revoked, state.expires_at)
-
-
-def _from_cache(value: tuple[Any, ...]) -> KeyState:
-    key_id, prefix, name, revoked, expires_at = value
-    return KeyState(id=key_id, prefix=prefix, name=name, revoked=revoked, expires_at=expires_at)

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
+import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import cast
 
 from django.conf import settings
-from django.core.cache import cache
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 # Module imports both ways: authentication needs `api_key_record_use`, this module its
 # `issue_token`, each only when called.
-from accounts import authentication
+from accounts import authentication, keystate, usage
 from accounts.errors import ApiKeyAlreadyRevoked, ApiKeyInvalidInput, InvalidApiKey
 from accounts.models import ApiKey
 from accounts.selectors import KeyState, key_state_store
@@ -24,8 +24,6 @@ from accounts.selectors import KeyState, key_state_store
 logger = logging.getLogger(__name__)
 
 NAME_MAX_LENGTH = ApiKey._meta.get_field("name").max_length or 50
-_USES_KEY = "accounts:key_uses:{}"
-_FLUSHED_KEY = "accounts:key_flushed:{}"
 # Prefixes are 8 random characters; a clash is rare, and a retry makes it a non-event.
 _CREATE_ATTEMPTS = 3
 
@@ -104,32 +102,48 @@ def token_obtain_for_key(*, raw_key: str) -> IssuedToken:
     if api_key.revoked or api_key.has_expired:
         raise InvalidApiKey()
     token, expires_in = authentication.issue_token(api_key)
-    key_state_store(KeyState.of(api_key))  # the token's first request need not read the DB
+    key_state_store(KeyState.of(api_key))  # the token's first request here needs no query
     api_key_record_use(key_id=api_key.pk)
     return IssuedToken(token=token, expires_in=expires_in)
 
 
-def api_key_record_use(*, key_id: int, now: datetime | None = None) -> bool:
-    """Count one use of a key; write the pending count to the database at most once per key
-    per ``API_KEY_USAGE_FLUSH_SECONDS``. Returns True if this call wrote.
+def api_key_record_use(*, key_id: int) -> None:
+    """Count one use of a key, in this process; written by `api_key_usage_flush`.
 
-    The counter lives in the shared cache and is flushed by the first use after each window
-    (with an ``F()`` update, so concurrent flushes from several workers add up correctly).
-    Uses after the last flush reach the database with the key's next use after the window.
+    No I/O: a background thread started on first use writes the pending counts every
+    ``API_KEY_USAGE_FLUSH_SECONDS`` (see `accounts.usage`).
     """
-    uses_key = _USES_KEY.format(key_id)
-    _incr(uses_key)
-    if not cache.add(_FLUSHED_KEY.format(key_id), 1, settings.API_KEY_USAGE_FLUSH_SECONDS):
-        return False
-    pending = int(cache.get(uses_key) or 0)
-    if pending <= 0:
-        return False
-    ApiKey.objects.filter(pk=key_id).update(
-        use_count=F("use_count") + pending, last_used_at=now or timezone.now()
-    )
-    with contextlib.suppress(ValueError):  # the counter was evicted meanwhile: nothing to subtract
-        cache.decr(uses_key, pending)
-    return True
+    usage.buffer.add(key_id, time.time())
+    if usage.buffer.thread is None and settings.API_KEY_USAGE_BACKGROUND_FLUSH:
+        usage.buffer.ensure_flusher(
+            api_key_usage_flush, lambda: max(0.1, float(settings.API_KEY_USAGE_FLUSH_SECONDS))
+        )
+
+
+def api_key_usage_flush(*, key_id: int | None = None) -> int:
+    """Write this process's pending use counts (of one key, or all) to the database: one
+    ``UPDATE`` per key adding its count (``F()``, so writers in other processes add up) and
+    moving ``last_used_at`` forward. Returns the number of uses written.
+
+    Raises `DatabaseError` when the database cannot be written; the counts are then kept
+    for the next flush.
+    """
+    taken = usage.buffer.take(key_id)
+    written = 0
+    try:
+        while taken:
+            pk, entry = next(iter(taken.items()))
+            used_at = datetime.fromtimestamp(entry.last_used, tz=UTC)
+            ApiKey.objects.filter(pk=pk).update(
+                use_count=F("use_count") + entry.count,
+                last_used_at=Greatest(Coalesce("last_used_at", Value(used_at)), Value(used_at)),
+            )
+            del taken[pk]
+            written += entry.count
+    except DatabaseError:
+        usage.buffer.give_back(taken)
+        raise
+    return written
 
 
 def _create_with_fresh_prefix(*, name: str, expires_at: datetime | None) -> tuple[ApiKey, str]:
@@ -144,21 +158,31 @@ def _create_with_fresh_prefix(*, name: str, expires_at: datetime | None) -> tupl
     raise AssertionError("unreachable")
 
 
-def _incr(cache_key: str) -> None:
-    # incr is atomic on Redis and locmem; a missing key is created first (the race where two
-    # workers create it at once is settled by `add`).
-    try:
-        cache.incr(cache_key)
-    except ValueError:
-        cache.add(cache_key, 0, timeout=None)
-        cache.incr(cache_key)
-
-
 def _publish_state(state: KeyState) -> None:
-    # Now, so this worker and every other sees the change without waiting for the TTL, and
-    # again after commit, over any stale state a concurrent request cached in between.
+    # This process holds the new state at once; after commit every other process is told to
+    # drop what it holds (a request that read the old state meanwhile cannot store it over
+    # the change: see `accounts.keystate.LocalStates.generation`).
     key_state_store(state)
-    transaction.on_commit(lambda: key_state_store(state))
+    transaction.on_commit(lambda: _after_change(state))
+
+
+def _after_change(state: KeyState) -> None:
+    keystate.publish(state.id, revoked=state.revoked)
+    if state.revoked:
+        _flush_quietly(state.id)
+
+
+def _flush_quietly(key_id: int) -> None:
+    # A revoke must succeed even when the counts cannot be written now; they stay pending.
+    try:
+        api_key_usage_flush(key_id=key_id)
+    except DatabaseError:
+        logger.warning("key usage not written at revoke", extra={"api_key_id": key_id})
+
+
+# Every process that hears of a revocation writes its pending uses at once (by its writer
+# thread: the listener thread does no database work).
+keystate.listener.on_revoke.append(lambda key_id: usage.buffer.flush_soon())
 
 
 def _clean_name(name: str) -> str:

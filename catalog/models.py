@@ -91,6 +91,11 @@ class Rater(models.Model):
 
     class Meta:
         ordering = ["ml_id"]
+        indexes = [
+            # The admin's filters, in its list order.
+            models.Index(fields=["gender", "ml_id"], name="catalog_rater_gender"),
+            models.Index(fields=["occupation", "ml_id"], name="catalog_rater_occupation"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(gender__in=Gender.values), name="catalog_rater_gender_valid"
@@ -110,14 +115,24 @@ class Rating(models.Model):
     rater = models.ForeignKey(
         Rater, on_delete=models.CASCADE, related_name="ratings", db_index=False
     )
-    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="ratings")
+    # Indexed by the (movie, rating) index below.
+    movie = models.ForeignKey(
+        Movie, on_delete=models.CASCADE, related_name="ratings", db_index=False
+    )
     rating = models.SmallIntegerField(choices=[(value, str(value)) for value in range(1, 6)])
-    # Indexed for the admin's newest-first list and its date drill-down.
-    rated_at = models.DateTimeField(db_index=True)
+    rated_at = models.DateTimeField()
 
     class Meta:
-        # No default ordering: the 100,000-row table is read whole by the recommender and
-        # should not pay for a sort it does not need.
+        # No default ordering: the table is read whole by the recommender and should not
+        # pay for a sort it does not need.
+        indexes = [
+            # A movie's ratings, and its count and mean rating from the index alone.
+            models.Index(fields=["movie", "rating"], name="catalog_rating_movie_rating"),
+            # The admin's newest-first list (ties broken by id) and its date filter.
+            models.Index(fields=["rated_at", "id"], name="catalog_rating_rated_at"),
+            # The admin's filter by stars, newest first.
+            models.Index(fields=["rating", "rated_at", "id"], name="catalog_rating_stars"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["rater", "movie"], name="catalog_rating_one_per_pair"),
             models.CheckConstraint(

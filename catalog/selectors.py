@@ -91,3 +91,13 @@ def catalogue_version_refresh() -> str:
     version = hashlib.sha256(text.encode()).hexdigest()[:16]
     cache.set(CATALOGUE_VERSION_KEY, version, CATALOGUE_VERSION_TTL_SECONDS)
     return version
+
+
+def movie_facts() -> dict[int, tuple[int, int | None, str]]:
+    """movie pk -> (MovieLens id, release year or None, IMDb URL or "") for every movie. 1 query."""
+    return {
+        pk: (ml_id, released.year if released is not None else None, url)
+        for pk, ml_id, released, url in Movie.objects.values_list(
+            "pk", "ml_id", "release_date", "imdb_url"
+        )
+    }

@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -30,13 +31,36 @@ def error_response(
     status: int, detail: str, code: str, *, headers: dict[str, str] | None = None
 ) -> JsonResponse:
     """A JSON error answer in the API's shape, for code that runs outside DRF views."""
-    return JsonResponse(error_body(detail, code), status=status, headers=headers)
+    return JsonResponse(
+        error_body(detail, code),
+        status=status,
+        headers=headers,
+        json_dumps_params={"separators": (",", ":")},  # compact, as DRF's renderer writes
+    )
+
+
+# The database could not be reached or did not answer in time (`movierec.postgres`): the
+# client may retry; everything else from the database (integrity, programming) is a bug, a 500.
+DATABASE_UNAVAILABLE = {
+    "detail": "The database is unavailable; try again shortly.",
+    "code": "database_unavailable",
+}
+DATABASE_RETRY_AFTER = "5"
+
+
+def is_database_unavailable(exc: BaseException | None) -> bool:
+    return isinstance(exc, OperationalError | InterfaceError)
 
 
 def handle(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, RequestDataTooBig):
         # Django's own limit (DATA_UPLOAD_MAX_MEMORY_SIZE), were it ever hit inside a view.
         return Response(error_body("Request body is too large.", "request_too_large"), status=413)
+    if is_database_unavailable(exc):
+        logger.warning("database unavailable: %s", exc.__class__.__name__)
+        return Response(
+            DATABASE_UNAVAILABLE, status=503, headers={"Retry-After": DATABASE_RETRY_AFTER}
+        )
     if isinstance(exc, ApplicationError):
         body: dict[str, Any] = {"detail": exc.message, "code": exc.code, **exc.extra}
         response = Response(body, status=exc.status)

@@ -1,7 +1,8 @@
 """Project wiring: the only settings module. Every knob comes from the environment.
 
 See `.env.example` for the full list with comments. Nothing here reads a `.env` file:
-docker-compose passes variables with `env_file`, the Makefile exports the local ones.
+docker-compose passes variables with `env_file`; on a development checkout manage.py fills
+in the local ones from `.env.local` (written by make; see movierec.env.load_local_env).
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ INSTALLED_APPS = [
 # name); on the API they cost a few microseconds (lazy session, CSRF-exempt DRF views).
 MIDDLEWARE = [
     "movierec.middleware.RequestContextMiddleware",
+    # /healthz is answered here, before host validation (see its docstring).
+    "movierec.health.LivenessProbeMiddleware",
     # Host, Content-Length and chunked bodies checked before anything reads the body.
     "movierec.guards.RequestGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -93,11 +96,18 @@ TEMPLATES = [
 ]
 
 # Database: the embedded SQLite file unless DATABASE_URL names another (postgres://...).
+# Serving processes (gunicorn, runserver) bound every statement; management commands (ingest,
+# training) may run long statements and do not.
+SERVING = "gunicorn" in sys.modules or sys.argv[1:2] == ["runserver"]
 _database_url = env_str("DATABASE_URL")
 if _database_url:
     DATABASES = {
         "default": database_from_url(
-            _database_url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+            _database_url,
+            conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+            connect_timeout=env_float("DATABASE_CONNECT_TIMEOUT", 2.0),
+            statement_timeout=env_float("DATABASE_STATEMENT_TIMEOUT", 2.0) if SERVING else 0,
+            breaker_seconds=env_float("DATABASE_BREAKER_SECONDS", 1.0),
         )
     }
 else:
@@ -119,6 +129,12 @@ if REDIS_URL:
             "BACKEND": "movierec.cache.PooledRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "movierec") or "movierec",
+            # Redis is an accelerator: a dead or hung one costs a call at most this long,
+            # then the circuit breaker skips it for BREAKER_SECONDS (movierec/cache.py).
+            "OPTIONS": {
+                "socket_timeout": env_float("REDIS_TIMEOUT_SECONDS", 0.1),
+                "BREAKER_SECONDS": env_float("REDIS_BREAKER_SECONDS", 2.0),
+            },
         }
     }
 else:
@@ -182,6 +198,7 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_RATES": {
         "authenticate": env_str("AUTH_THROTTLE_RATE", "30/min"),
+        "feedback": env_str("FEEDBACK_RATE", "60/min"),
     },
     # Reverse proxies in front of the app whose X-Forwarded-For may be trusted for the client
     # IP the throttles count by; 0 (the default) means REMOTE_ADDR only, so XFF cannot be spoofed.
@@ -204,8 +221,12 @@ SIMPLE_JWT = {
 }
 # How long a key's state (revoked/expired) may be served from the cache before re-reading.
 API_KEY_STATE_TTL = env_int("API_KEY_STATE_TTL", 5, minimum=1)
-# At most one database write per key per this many seconds for last-used/use-count.
-API_KEY_USAGE_FLUSH_SECONDS = env_int("API_KEY_USAGE_FLUSH_SECONDS", 60, minimum=1)
+# While the database is down, a key state read at most this long ago keeps serving.
+API_KEY_STATE_GRACE_SECONDS = env_int("API_KEY_STATE_GRACE_SECONDS", 300, minimum=0)
+# Each process writes its counted key uses (last-used, use count) this often (seconds).
+API_KEY_USAGE_FLUSH_SECONDS = env_float("API_KEY_USAGE_FLUSH_SECONDS", 1.0)
+# The background writer; tests write explicitly (`api_key_usage_flush`) instead.
+API_KEY_USAGE_BACKGROUND_FLUSH = not TESTING
 
 # MovieLens: a folder, the zip, or a URL; the default is the official download.
 MOVIELENS_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
@@ -217,6 +238,10 @@ MOVIELENS_CACHE_DIR = Path(env_str("MOVIELENS_CACHE_DIR", str(BASE_DIR / "var" /
 RECOMMENDER_GATE_MARGIN = env_float("RECOMMENDER_GATE_MARGIN", 0.005)
 RECOMMENDER_GATE_TOLERANCE = env_float("RECOMMENDER_GATE_TOLERANCE", 0.005)
 RECOMMENDER_VERSION_CHECK_SECONDS = env_float("RECOMMENDER_VERSION_CHECK_SECONDS", 2.0)
+# POST /api/feedback: people one key may have stored (429 beyond) and how long a person is
+# kept after their last rating (`python manage.py purge_feedback` deletes older ones).
+FEEDBACK_MAX_PEOPLE_PER_KEY = env_int("FEEDBACK_MAX_PEOPLE_PER_KEY", 10_000, minimum=0)
+FEEDBACK_RETENTION_DAYS = env_int("FEEDBACK_RETENTION_DAYS", 365, minimum=1)
 # Signs model artifacts (HMAC-SHA256); empty: a key derived from SECRET_KEY (HKDF), so
 # rotating DJANGO_SECRET_KEY without setting this makes every stored version refused.
 MODEL_SIGNING_KEY = env_str("MODEL_SIGNING_KEY") or ""
@@ -234,6 +259,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # genres and exclude_genres share one enum of the ml-100k genre names.
+    "ENUM_NAME_OVERRIDES": {"GenreEnum": "recommender.ml.features.GENRES"},
 }
 
 # HTTPS hardening, driven by env so local runs over plain HTTP still work.
@@ -249,7 +276,10 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
 LOG_LEVEL = (env_str("LOG_LEVEL", "INFO") or "INFO").upper()
-LOG_FORMAT = env_str("LOG_FORMAT", "json") or "json"
+# Plain lines for a person at a terminal, JSON lines for a log collector; LOG_FORMAT decides.
+LOG_FORMAT = env_str("LOG_FORMAT") or ("plain" if sys.stderr.isatty() else "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -259,7 +289,10 @@ LOGGING = {
             "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "plain": {
+            "()": "movierec.log.PlainFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
     },
     "filters": {"request_id": {"()": "movierec.log.RequestIdFilter"}},
     "handlers": {
@@ -272,7 +305,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.request": {"level": "ERROR"},
-        "django.server": {"level": "WARNING"},
+        # runserver's own request lines (4xx at WARNING) would repeat the access line below.
+        "django.server": {"level": "CRITICAL"},
+        "django.utils.autoreload": {"level": "WARNING"},  # runserver prints it already
+        # A client's wrong Host header is its mistake, not the service's: answered 400 and
+        # in the access line, not an ERROR with a traceback.
+        "django.security.DisallowedHost": {"level": "CRITICAL"},
         # One JSON line per request; ACCESS_LOG=0 silences it (e.g. behind a proxy that logs).
         "movierec.access": {"level": "INFO" if env_bool("ACCESS_LOG", default=True) else "WARNING"},
     },

@@ -15,6 +15,7 @@ import logging
 import platform
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
@@ -25,13 +26,14 @@ import sklearn
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from recommender.datasets import Catalogue, catalogue_snapshot
 from recommender.errors import ModelNotReady, ModelRejected
 from recommender.ml import artifacts
 from recommender.ml.evaluation import EvaluationReport, passes_gate
+from recommender.ml.filters import NO_YEAR, CatalogueMasks, Filters, MovieIndex, release_year
 from recommender.ml.profile import Profile
 from recommender.ml.scoring import Scorer
 from recommender.ml.training import RecommenderModel
@@ -57,6 +59,48 @@ class GateVerdict(TypedDict):
 
 # The longest list the API hands out; answers are cached at this length and sliced.
 MAX_LIST = 100
+# How deep a client may page (offset + limit).
+MAX_DEPTH = 500
+# Answers to requests with options (filters, exclusions, paging past MAX_LIST, details):
+# the request space is unbounded, so the least recently used answers are dropped beyond
+# this many (each holds at most MAX_DEPTH positions and scores: about 8 KB).
+RANKED_CACHE_SIZE = 2048
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """Catalogue positions best first, with the model's score of each."""
+
+    positions: tuple[int, ...]
+    scores: tuple[float, ...]
+    # How many were asked for: fewer positions than this means the filters ran out.
+    depth: int
+
+
+class _LRU:
+    """A thread-safe mapping that forgets the least recently used entries beyond ``size``."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: OrderedDict[Any, Ranked] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Ranked | None:
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key: Any, value: Ranked) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._data)
 
 
 @dataclass(frozen=True)
@@ -72,11 +116,22 @@ class LoadedModel:
     dedupe_keys: np.ndarray
     # How many catalogue positions repeat an earlier title (their dedupe key).
     dedupe_slack: int
+    # Genre and year masks, and how requests name movies (titles, MovieLens ids).
+    masks: CatalogueMasks
+    movies: MovieIndex
+    # Per catalogue position: MovieLens id, release year (NO_YEAR if unknown), IMDb URL,
+    # and the model's segment-count column (-1: not in the training data).
+    ml_ids: np.ndarray
+    imdb_urls: tuple[str, ...]
+    segment_columns: np.ndarray
     # Ranked titles per profile. The profile space is finite (120 ages x 3 genders x 21
     # occupations = 7,560 entries of at most 100 titles), so the cache needs no eviction;
     # a new version or catalogue builds a new LoadedModel and so starts empty.
     _answers: dict[Profile, tuple[str, ...]] = field(
         default_factory=dict, compare=False, repr=False
+    )
+    _ranked: _LRU = field(
+        default_factory=lambda: _LRU(RANKED_CACHE_SIZE), compare=False, repr=False
     )
 
     def titles_for(self, profile: Profile, limit: int) -> list[str]:
@@ -90,6 +145,30 @@ class LoadedModel:
             answer = tuple(titles[i] for i in positions)
             self._answers[profile] = answer
         return list(answer[:limit])
+
+    def ranked(self, profile: Profile, filters: Filters, depth: int) -> Ranked:
+        """The ``depth`` best movies for ``profile`` that ``filters`` allow, each title
+        once: the default ranking with the others removed. Cached per (profile, filters)."""
+        key = (profile, filters)
+        cached = self._ranked.get(key)
+        if cached is not None and (cached.depth >= depth or len(cached.positions) < cached.depth):
+            return cached
+        depth = max(depth, MAX_LIST)
+        scores = self.scorer.scores(profile)
+        positions = self.scorer.rank(
+            scores,
+            depth,
+            dedupe_keys=self.dedupe_keys,
+            dedupe_slack=self.dedupe_slack,
+            allowed=self.masks.allowed(filters),
+        )
+        ranked = Ranked(
+            positions=tuple(positions),
+            scores=tuple(float(scores[i]) for i in positions),
+            depth=depth,
+        )
+        self._ranked.put(key, ranked)
+        return ranked
 
 
 @dataclass(frozen=True)
@@ -131,11 +210,21 @@ def active_model() -> LoadedModel:
             and now - _state.checked_at < settings.RECOMMENDER_VERSION_CHECK_SECONDS
         ):
             return _state.loaded
-        marker = _read_marker()
-        retry_due = now - _state.failed_at >= settings.RECOMMENDER_VERSION_CHECK_SECONDS
-        if marker != _state.marker and (marker != _state.failed or retry_due):
-            _reload(marker, now=now)
-        _state.checked_at = now
+        try:
+            marker = _read_marker()
+            _state.checked_at = now
+            # A refused artifact is tried again once the check interval has passed, so a
+            # repaired row heals without a restart.
+            retry_due = now - _state.failed_at >= settings.RECOMMENDER_VERSION_CHECK_SECONDS
+            if marker != _state.marker and (marker != _state.failed or retry_due):
+                _reload(marker, now=now)
+        except DatabaseError:
+            # Database down (and the marker not in Redis): keep serving what is loaded and
+            # look again after the check interval; with nothing loaded, the error is a 503.
+            if _state.loaded is None:
+                raise
+            _state.checked_at = now
+            logger.warning("model version check skipped: database unavailable")
         if _state.loaded is None:
             raise ModelNotReady(_state.failure or "No model version is active.")
         return _state.loaded
@@ -201,13 +290,13 @@ def _reload(marker: _Marker, *, now: float) -> None:
             and current.sha256 == marker.sha256
         ):
             model = None  # same model, only the catalogue changed
-            loaded = _bind(current.scorer.model, marker, catalogue_snapshot())
+            loaded = _bind(current.scorer.model, marker, *_snapshot())
         else:
             row = ModelVersion.objects.only(
                 "version", "artifact", "artifact_sha256", "artifact_signature"
             ).get(version=marker.version)
             model = load_verified(row)
-            loaded = _bind(model, marker, catalogue_snapshot())
+            loaded = _bind(model, marker, *_snapshot())
     except (artifacts.ArtifactError, ModelVersion.DoesNotExist) as exc:
         reason = f"Model version {marker.version} cannot be loaded: {exc}"
         # Once per distinct refusal: the retries at each version check would repeat it.
@@ -232,7 +321,12 @@ def _reload(marker: _Marker, *, now: float) -> None:
     )
 
 
-def _bind(model: RecommenderModel, marker: _Marker, catalogue: Catalogue) -> LoadedModel:
+def _bind(
+    model: RecommenderModel,
+    marker: _Marker,
+    catalogue: Catalogue,
+    facts: dict[int, tuple[int, int | None, str]],
+) -> LoadedModel:
     # Align the catalogue's genre flags with the genres the model was trained on, by name.
     column = {name: i for i, name in enumerate(catalogue.genre_names)}
     flags = np.zeros((len(catalogue.movie_ids), len(model.genre_names)), dtype=bool)
@@ -240,6 +334,22 @@ def _bind(model: RecommenderModel, marker: _Marker, catalogue: Catalogue) -> Loa
         if name in column:
             flags[:, j] = catalogue.genre_flags[:, column[name]]
     _, dedupe_keys = np.unique(np.array(catalogue.titles, dtype=object), return_inverse=True)
+    # A movie added between the two reads has no facts yet: it gets them on the next
+    # reload (the catalogue version moved), and until then no id, year or URL.
+    missing = (0, None, "")
+    movie_facts = [facts.get(int(pk), missing) for pk in catalogue.movie_ids.tolist()]
+    ml_ids = np.array([f[0] for f in movie_facts], dtype=np.int64)
+    known_years = (
+        release_year(title, f[1]) for title, f in zip(catalogue.titles, movie_facts, strict=True)
+    )
+    years = np.array([NO_YEAR if y is None else y for y in known_years], dtype=np.int64)
+    at = np.searchsorted(model.movie_ids, catalogue.movie_ids)
+    at = np.minimum(at, max(len(model.movie_ids) - 1, 0))
+    in_training = (
+        model.movie_ids[at] == catalogue.movie_ids
+        if len(model.movie_ids)
+        else np.zeros(len(catalogue.movie_ids), dtype=bool)
+    )
     return LoadedModel(
         version=marker.version or 0,
         sha256=marker.sha256 or "",
@@ -247,7 +357,32 @@ def _bind(model: RecommenderModel, marker: _Marker, catalogue: Catalogue) -> Loa
         catalogue=catalogue,
         dedupe_keys=dedupe_keys,
         dedupe_slack=len(dedupe_keys) - len(np.unique(dedupe_keys)),
+        masks=CatalogueMasks(
+            movie_ids=catalogue.movie_ids,
+            genre_flags=catalogue.genre_flags,
+            genre_names=catalogue.genre_names,
+            years=years,
+        ),
+        movies=_movie_index(catalogue, ml_ids),
+        ml_ids=ml_ids,
+        imdb_urls=tuple(f[2] for f in movie_facts),
+        segment_columns=np.where(in_training, at, -1),
     )
+
+
+def _movie_index(catalogue: Catalogue, ml_ids: np.ndarray) -> MovieIndex:
+    known = ml_ids > 0
+    return MovieIndex(
+        movie_ids=catalogue.movie_ids[known],
+        titles=[title for title, k in zip(catalogue.titles, known.tolist(), strict=True) if k],
+        ml_ids=ml_ids[known],
+    )
+
+
+def _snapshot() -> tuple[Catalogue, dict[int, tuple[int, int | None, str]]]:
+    from catalog.selectors import movie_facts
+
+    return catalogue_snapshot(), movie_facts()
 
 
 def _set_metric(version: int) -> None:
@@ -272,8 +407,10 @@ def model_version_register(
     data_fingerprint: str,
     train_seconds: float,
     gate: GateVerdict | dict[str, Any],
+    training_data: dict[str, int] | None = None,
 ) -> ModelVersion:
-    """Store a trained model (inactive) with its evaluation and artifact."""
+    """Store a trained model (inactive) with its evaluation and artifact; ``training_data``
+    (how many MovieLens raters, feedback people and their ratings) goes with the metrics."""
     library_versions = {
         "python": platform.python_version(),
         "numpy": np.__version__,
@@ -293,7 +430,10 @@ def model_version_register(
             version=number,
             seed=seed,
             params=model.params.to_dict(),
-            metrics=report.to_dict(),
+            metrics={
+                **report.to_dict(),
+                **({"training_data": training_data} if training_data else {}),
+            },
             gate=gate,
             data_fingerprint=data_fingerprint,
             library_versions=library_versions,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib import admin
 from django.contrib.sessions.models import Session
+from django.utils import timezone
 from rest_framework_api_key.models import APIKey as LibraryAPIKey
 
 from accounts.models import ApiKey
@@ -17,6 +19,7 @@ from accounts.tests.helpers import cached_state
 pytestmark = pytest.mark.django_db
 
 ADD_URL = "/admin/accounts/apikey/"
+STYLE = "padding:1px 7px;border-radius:9px;font-weight:600"
 
 
 def add_key(client, name: str = "partner", date: str = "", time: str = "", **extra):
@@ -79,9 +82,66 @@ def test_changelist_shows_the_key_columns(admin_client):
 
     page = admin_client.get(ADD_URL).content.decode()
 
-    for column in ["Name", "Prefix", "Created", "Expires", "Revoked", "Last used at", "Use count"]:
+    for column in [
+        "Name", "Prefix", "Status", "Created", "Expires (UTC)", "Last used (UTC)",
+        "Uses",
+    ]:  # fmt: skip
         assert f">{column}<" in page
     assert api_key.prefix in page
+
+
+def _cells(page: str, column: str) -> list[str]:
+    found = re.findall(rf'<t[dh] class="field-{column}"[^>]*>(.*?)</t[dh]>', page, re.S)
+    return [re.sub(r"<[^>]+>", "", cell).strip() for cell in found]
+
+
+def test_if_keys_listed_then_status_reads_active_revoked_expired_in_their_colours(admin_client):
+    live, _ = api_key_create(name="live", expires_at=timezone.now() + timedelta(days=1))
+    gone, _ = api_key_create(name="gone")
+    api_key_revoke(api_key=gone)
+    old, _ = api_key_create(name="old")
+    ApiKey.objects.filter(pk=old.pk).update(expiry_date=datetime(2020, 5, 6, 7, 8, tzinfo=UTC))
+    ApiKey.objects.filter(pk=live.pk).update(
+        last_used_at=datetime(2026, 11, 30, 9, 15, tzinfo=UTC), use_count=1234
+    )
+
+    page = admin_client.get(ADD_URL).content.decode()
+
+    assert _cells(page, "name") == ["old", "gone", "live"]
+    assert _cells(page, "status") == ["Expired", "Revoked", "Active"]
+    assert "color:#116329;background:#dff3e3;" + STYLE + '">Active<' in page
+    assert "color:#b0161b;background:#fde2e1;" + STYLE + '">Revoked<' in page
+    assert "color:#8a4b00;background:#fff0d1;" + STYLE + '">Expired<' in page
+    expires = _cells(page, "expires")
+    assert expires[:2] == ["2020-05-06 07:08", "never"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", expires[2])
+    assert _cells(page, "last_used") == ["never", "never", "2026-11-30 09:15"]
+    assert _cells(page, "uses") == ["0", "0", "1,234"]
+    assert len(_cells(page, "created_at")) == 3
+    assert re.search(r'title="2026-11-30 09:15:00 UTC">2026-11-30 09:15<', page)
+
+
+@pytest.mark.parametrize(
+    ("status", "names"), [("active", ["live"]), ("revoked", ["gone"]), ("expired", ["old"])]
+)
+def test_if_status_filter_chosen_then_only_those_keys_list(admin_client, status, names):
+    api_key_create(name="live")
+    gone, _ = api_key_create(name="gone")
+    api_key_revoke(api_key=gone)
+    old, _ = api_key_create(name="old")
+    ApiKey.objects.filter(pk=old.pk).update(expiry_date=datetime(2020, 5, 6, tzinfo=UTC))
+
+    page = admin_client.get(ADD_URL, {"status": status}).content.decode()
+
+    assert _cells(page, "name") == names
+
+
+def test_if_key_form_opened_then_expiry_names_its_time_zone(admin_client):
+    api_key, _ = api_key_create(name="zoned")
+
+    for url in (ADD_URL + "add/", f"{ADD_URL}{api_key.pk}/change/"):
+        page = admin_client.get(url).content.decode()
+        assert "Date and time in UTC (the server's time zone)." in page
 
 
 def test_changelist_search_by_prefix(admin_client):

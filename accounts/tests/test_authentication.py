@@ -10,13 +10,13 @@ import jwt
 import pytest
 import time_machine
 from django.conf import settings as django_settings
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from accounts.authentication import ApiKeyJWTAuthentication, issue_token
 from accounts.models import ApiKey
+from accounts.selectors import key_state_forget_all
 from accounts.services import api_key_create, api_key_revoke, api_key_update
 from accounts.tests.helpers import b64url, sign, token_payload, unsigned
 
@@ -209,7 +209,7 @@ def test_if_key_expires_after_issue_then_401_from_the_cached_expiry_without_a_qu
 
 def test_if_key_deleted_then_401(api_key, auth_token):
     ApiKey.objects.filter(pk=api_key[0].pk).delete()
-    cache.clear()
+    key_state_forget_all()
 
     assert_401(get(auth_token), INVALID_KEY)
 
@@ -221,7 +221,7 @@ def test_if_state_cached_then_a_request_makes_no_query(auth_token, django_assert
 
 
 def test_if_state_not_cached_then_one_select_of_the_key(auth_token):
-    cache.clear()
+    key_state_forget_all()
     with CaptureQueriesContext(connection) as queries:
         assert get(auth_token).status_code == 200
         assert get(auth_token).status_code == 200

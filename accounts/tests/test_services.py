@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.db import OperationalError
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.errors import ApiKeyAlreadyRevoked, ApiKeyInvalidInput, InvalidApiKey
@@ -19,6 +19,7 @@ from accounts.services import (
     api_key_record_use,
     api_key_revoke,
     api_key_update,
+    api_key_usage_flush,
     token_obtain_for_key,
 )
 from accounts.tests.helpers import cached_state, token_payload
@@ -152,64 +153,96 @@ def test_token_obtain_for_an_expired_key_raises_invalid_key():
             token_obtain_for_key(raw_key=raw)
 
 
-def test_record_use_writes_at_most_once_per_window(settings, django_assert_num_queries):
-    settings.API_KEY_USAGE_FLUSH_SECONDS = 1
+def test_record_use_counts_in_process_without_a_query(django_assert_num_queries):
     api_key, _ = api_key_create(name="x")
 
-    with django_assert_num_queries(1):
-        assert api_key_record_use(key_id=api_key.pk) is True
     with django_assert_num_queries(0):
-        assert [api_key_record_use(key_id=api_key.pk) for _ in range(4)] == [False] * 4
+        for _ in range(5):
+            api_key_record_use(key_id=api_key.pk)
 
-    stored = ApiKey.objects.get(pk=api_key.pk)
-    assert stored.use_count == 1
-    assert stored.last_used_at is not None
-    first_used = stored.last_used_at
-
-    time.sleep(1.1)  # real time: the flush marker's TTL also lives in Redis
-    with django_assert_num_queries(1):
-        assert api_key_record_use(key_id=api_key.pk) is True
-
-    stored = ApiKey.objects.get(pk=api_key.pk)
-    assert stored.use_count == 6
-    assert stored.last_used_at is not None
-    assert stored.last_used_at > first_used
+    assert ApiKey.objects.get(pk=api_key.pk).use_count == 0
 
 
-def test_record_use_default_window_is_a_minute(settings):
-    assert settings.API_KEY_USAGE_FLUSH_SECONDS == 60
-    api_key, _ = api_key_create(name="x")
-
-    writes = [api_key_record_use(key_id=api_key.pk) for _ in range(100)]
-
-    assert writes == [True] + [False] * 99
-    assert ApiKey.objects.get(pk=api_key.pk).use_count == 1
-
-
-def test_record_use_counts_are_per_key():
+def test_flush_writes_each_key_once_with_its_count(django_assert_num_queries):
     one, _ = api_key_create(name="one")
     two, _ = api_key_create(name="two")
+    for _ in range(3):
+        api_key_record_use(key_id=one.pk)
+    api_key_record_use(key_id=two.pk)
 
-    assert api_key_record_use(key_id=one.pk) is True
-    assert api_key_record_use(key_id=two.pk) is True
-    assert api_key_record_use(key_id=one.pk) is False
+    with django_assert_num_queries(2):
+        assert api_key_usage_flush() == 4
+    with django_assert_num_queries(0):
+        assert api_key_usage_flush() == 0
 
-    assert ApiKey.objects.get(pk=one.pk).use_count == 1
+    assert ApiKey.objects.get(pk=one.pk).use_count == 3
     assert ApiKey.objects.get(pk=two.pk).use_count == 1
 
 
-def test_if_usage_counter_evicted_then_the_next_use_still_counts():
+def test_flush_adds_to_counts_written_by_other_processes():
     api_key, _ = api_key_create(name="x")
-    cache.clear()
+    ApiKey.objects.filter(pk=api_key.pk).update(use_count=40)  # another worker's flush
+    api_key_record_use(key_id=api_key.pk)
+    api_key_record_use(key_id=api_key.pk)
 
-    assert api_key_record_use(key_id=api_key.pk) is True
-    assert ApiKey.objects.get(pk=api_key.pk).use_count == 1
+    api_key_usage_flush()
+
+    assert ApiKey.objects.get(pk=api_key.pk).use_count == 42
+
+
+def test_flush_moves_last_used_forward_only():
+    api_key, _ = api_key_create(name="x")
+    later = timezone.now() + timedelta(hours=1)
+    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=later)  # another worker, later
+    before = timezone.now()
+    api_key_record_use(key_id=api_key.pk)
+    api_key_usage_flush()
+    assert ApiKey.objects.get(pk=api_key.pk).last_used_at == later
+
+    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=None)
+    api_key_record_use(key_id=api_key.pk)
+    api_key_usage_flush()
+    last_used = ApiKey.objects.get(pk=api_key.pk).last_used_at
+    assert last_used is not None
+    assert before <= last_used <= timezone.now()
+
+
+def test_if_database_write_fails_then_counts_are_kept_for_the_next_flush(monkeypatch):
+    api_key, _ = api_key_create(name="x")
+    for _ in range(3):
+        api_key_record_use(key_id=api_key.pk)
+
+    def unavailable(*args, **kwargs):
+        raise OperationalError("database unavailable")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(QuerySet, "update", unavailable)
+        with pytest.raises(OperationalError):
+            api_key_usage_flush()
+    api_key_record_use(key_id=api_key.pk)
+
+    assert api_key_usage_flush() == 4
+    assert ApiKey.objects.get(pk=api_key.pk).use_count == 4
+
+
+def test_revoke_writes_the_pending_uses_of_the_key(django_capture_on_commit_callbacks):
+    api_key, _ = api_key_create(name="x")
+    for _ in range(2000):
+        api_key_record_use(key_id=api_key.pk)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        api_key_revoke(api_key=api_key)
+
+    stored = ApiKey.objects.get(pk=api_key.pk)
+    assert (stored.revoked, stored.use_count) == (True, 2000)
+    assert stored.last_used_at is not None
 
 
 def test_token_obtain_records_a_use():
     api_key, raw = api_key_create(name="x")
 
     token_obtain_for_key(raw_key=raw)
+    api_key_usage_flush()
 
     assert ApiKey.objects.get(pk=api_key.pk).use_count == 1
 

@@ -50,10 +50,10 @@ def post_json(url: str, body: dict[str, Any], token: str | None = None) -> tuple
         return error.code, json.loads(error.read())
 
 
-def free_port() -> int:
-    """A free loopback port: from ``TEST_SERVER_PORTS`` (e.g. 18200-18299) if set, else any."""
-    first, _, last = os.environ.get("TEST_SERVER_PORTS", "0-0").partition("-")
-    ports = list(range(int(first), int(last or first) + 1))
+def _free_port() -> int:
+    # TEST_SERVER_PORTS=LOW-HIGH keeps the servers in a range (a shared machine), else any.
+    low, _, high = os.environ.get("TEST_SERVER_PORTS", "0-0").partition("-")
+    ports = list(range(int(low), int(high or low) + 1))
     random.shuffle(ports)  # two runs at once rarely try the same port first
     for port in ports:
         with socket.socket() as sock:
@@ -62,7 +62,25 @@ def free_port() -> int:
             except OSError:
                 continue
             return int(sock.getsockname()[1])
-    raise RuntimeError(f"no free port in TEST_SERVER_PORTS={os.environ['TEST_SERVER_PORTS']}")
+    raise OSError(f"no free port in TEST_SERVER_PORTS={low}-{high}")
+
+
+def shared_env() -> dict[str, str]:
+    """The environment of a process that shares this test run's database, Redis and secrets
+    (a server, or a command run beside it), in production mode."""
+    require_shared_services()
+    db = settings.DATABASES["default"]
+    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+    return {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{host}:{port}/{db['NAME']}",
+        "REDIS_URL": str(settings.REDIS_URL),
+        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+        "JWT_SIGNING_KEY": str(settings.SIMPLE_JWT["SIGNING_KEY"]),
+        "MODEL_SIGNING_KEY": str(settings.MODEL_SIGNING_KEY),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "DJANGO_DEBUG": "0",
+    }
 
 
 @contextmanager
@@ -70,26 +88,17 @@ def gunicorn_server(
     *,
     workers: int,
     metrics_dir: Path,
-    log: Path | None = None,
     env: dict[str, str] | None = None,
+    log: Path | None = None,
 ) -> Iterator[tuple[str, int]]:
     """A gunicorn on a free loopback port, on the test database and Redis: (base URL, pid).
 
-    ``log``: a file for the server's output (JSON logs, access lines included); ``env``:
-    extra variables (``GUNICORN_*``, ...).
+    ``env`` adds or overrides variables of the server's environment; ``log``: a file for the
+    server's output (JSON logs, access lines included).
     """
-    require_shared_services()
-    db = settings.DATABASES["default"]
-    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
-    bind = f"127.0.0.1:{free_port()}"
+    bind = f"127.0.0.1:{_free_port()}"
     server_env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{host}:{port}/{db['NAME']}",
-        "REDIS_URL": str(settings.REDIS_URL),
-        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
-        "JWT_SIGNING_KEY": str(settings.SIMPLE_JWT["SIGNING_KEY"]),
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "DJANGO_DEBUG": "0",
+        **shared_env(),
         "GUNICORN_BIND": bind,
         "GUNICORN_WORKERS": str(workers),
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
@@ -141,7 +150,7 @@ def nginx_proxy(*, upstream: str, workdir: Path) -> Iterator[str]:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    listen = f"127.0.0.1:{free_port()}"
+    listen = f"127.0.0.1:{_free_port()}"
     site = NGINX_CONF.read_text()
     site = site.replace("${API_MAX_BODY_BYTES}", str(settings.API_MAX_BODY_BYTES))
     site = site.replace("server web:8000;", f"server {upstream};")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from unittest import mock
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.db import OperationalError, connection
 from rest_framework.test import APIClient
@@ -13,6 +14,8 @@ from recommender.models import ModelVersion
 
 pytestmark = pytest.mark.django_db
 
+# Redis is reported, not required: "ok" where the suite runs with REDIS_URL (CI).
+REDIS = "ok" if settings.REDIS_URL else "not configured"
 NO_MODEL = "No model version is active: train one with `python manage.py train_model`."
 
 
@@ -41,7 +44,7 @@ def test_readyz_with_an_active_model_is_ready_without_a_token(
     assert response["Content-Type"] == "application/json"
     assert response.json() == {
         "status": "ok",
-        "checks": {"database": "ok", "model": f"version {trained.version}"},
+        "checks": {"database": "ok", "model": f"version {trained.version}", "redis": REDIS},
     }
     assert trained.version == 1
 
@@ -52,7 +55,7 @@ def test_if_no_model_is_active_then_readyz_is_503(api_client: APIClient, catalog
     assert response.status_code == 503
     assert response.json() == {
         "status": "unavailable",
-        "checks": {"database": "ok", "model": NO_MODEL},
+        "checks": {"database": "ok", "model": NO_MODEL, "redis": REDIS},
     }
 
 
@@ -66,7 +69,7 @@ def test_if_the_active_model_is_deactivated_then_readyz_turns_503(
     response = api_client.get("/readyz")
 
     assert response.status_code == 503
-    assert response.json()["checks"] == {"database": "ok", "model": NO_MODEL}
+    assert response.json()["checks"] == {"database": "ok", "model": NO_MODEL, "redis": REDIS}
 
 
 def test_if_the_database_is_unreachable_then_readyz_is_503(
@@ -78,7 +81,11 @@ def test_if_the_database_is_unreachable_then_readyz_is_503(
     assert response.status_code == 503
     assert response.json() == {
         "status": "unavailable",
-        "checks": {"database": "unreachable", "model": "unknown (database unreachable)"},
+        "checks": {
+            "database": "unreachable",
+            "model": "unknown (database unreachable)",
+            "redis": REDIS,
+        },
     }
 
 
@@ -98,3 +105,38 @@ def test_probes_refuse_writes_with_405(api_client: APIClient, path: str, method:
 @pytest.mark.parametrize("path", ["/healthz", "/readyz"])
 def test_probes_answer_head(api_client: APIClient, path: str, trained: ModelVersion) -> None:
     assert api_client.head(path).status_code == 200
+
+
+def test_if_redis_is_unreachable_then_readyz_is_200_degraded(
+    api_client: APIClient, trained: ModelVersion
+) -> None:
+    from movierec.cache import redis_cache
+
+    redis = redis_cache(cache)
+    if redis is None:
+        pytest.skip("REDIS_URL is not set")
+    redis.breaker.failed(ConnectionError("test"))  # as after a timeout
+    try:
+        response = api_client.get("/readyz")
+    finally:
+        redis.breaker.succeeded()
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "degraded",
+        "checks": {"database": "ok", "model": f"version {trained.version}", "redis": "unavailable"},
+    }
+
+
+def test_if_the_database_is_unreachable_then_the_api_answers_503_with_retry_after(
+    api_client: APIClient, api_key: tuple[object, str]
+) -> None:
+    with mock.patch.object(connection, "cursor", side_effect=OperationalError("down")):
+        response = api_client.post("/api/authenticate", {"key": api_key[1]}, format="json")
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json() == {
+        "detail": "The database is unavailable; try again shortly.",
+        "code": "database_unavailable",
+    }

@@ -25,12 +25,16 @@ import numpy as np
 import sklearn
 
 from recommender.ml.features import FEATURE_NAMES
+from recommender.ml.segments import SegmentCounts
 from recommender.ml.training import RecommenderModel, TrainParams
 
-# 1: npz of movie_ids, weights, intercept, genre_prior_coef, genre_prior_bias + meta.
+# 1: npz of movie_ids, weights, intercept, genre_prior_coef, genre_prior_bias + meta;
+#    optionally segment_raters and segment_likes (+ "segment_names" in meta), read when
+#    present, so artifacts written before them still load (without explanations).
 FORMAT_VERSION = 1
 
 _ARRAYS = ("movie_ids", "weights", "intercept", "genre_prior_coef", "genre_prior_bias")
+_SEGMENT_ARRAYS = ("segment_raters", "segment_likes")
 _META = "meta"
 _ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 # Names what is signed, so that a key derived for artifacts signs nothing else and the
@@ -119,6 +123,8 @@ def dumps(model: RecommenderModel, *, meta: dict[str, Any]) -> tuple[bytes, str]
         "params": model.params.to_dict(),
         "meta": meta,
     }
+    if model.segments is not None:
+        header["segment_names"] = list(model.segments.names)
     encoded = json.dumps(header, sort_keys=True).encode("utf-8")
     arrays: dict[str, np.ndarray] = {
         "movie_ids": np.asarray(model.movie_ids, dtype=np.int64),
@@ -128,6 +134,9 @@ def dumps(model: RecommenderModel, *, meta: dict[str, Any]) -> tuple[bytes, str]
         "genre_prior_bias": np.asarray(model.genre_prior_bias, dtype=np.float64),
         _META: np.frombuffer(encoded, dtype=np.uint8),
     }
+    if model.segments is not None:
+        arrays["segment_raters"] = np.asarray(model.segments.raters, dtype=np.int32)
+        arrays["segment_likes"] = np.asarray(model.segments.likes, dtype=np.int32)
     data = _write_archive(arrays)
     return data, sha256_hex(data)
 
@@ -175,6 +184,7 @@ def loads(data: bytes, *, expected_sha256: str) -> RecommenderModel:
             raise ArtifactCorrupt(f"array {name!r} holds NaN or infinite values")
     return RecommenderModel(
         movie_ids=movie_ids.astype(np.int64),
+        segments=_segments(header, arrays, n_movies),
         weights=np.ascontiguousarray(arrays["weights"], dtype=np.float64),
         intercept=arrays["intercept"].astype(np.float64),
         genre_prior_coef=arrays["genre_prior_coef"].astype(np.float64),
@@ -182,6 +192,29 @@ def loads(data: bytes, *, expected_sha256: str) -> RecommenderModel:
         feature_names=feature_names,
         genre_names=genre_names,
         params=params,
+    )
+
+
+def _segments(
+    header: dict[str, Any], arrays: dict[str, np.ndarray], n_movies: int
+) -> SegmentCounts | None:
+    if not all(name in arrays for name in _SEGMENT_ARRAYS):
+        return None
+    names = header.get("segment_names")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ArtifactCorrupt("artifact has segment counts but no segment names")
+    raters, likes = arrays["segment_raters"], arrays["segment_likes"]
+    for name, array in (("segment_raters", raters), ("segment_likes", likes)):
+        if array.shape != (len(names), n_movies):
+            raise ArtifactCorrupt(
+                f"array {name!r} has shape {array.shape}, expected {(len(names), n_movies)}"
+            )
+        if not np.issubdtype(array.dtype, np.integer):
+            raise ArtifactCorrupt(f"array {name!r} is not integer")
+    if (likes < 0).any() or (likes > raters).any():
+        raise ArtifactCorrupt("segment likes must be between 0 and the segment's raters")
+    return SegmentCounts(
+        names=tuple(names), raters=raters.astype(np.int32), likes=likes.astype(np.int32)
     )
 
 
@@ -219,6 +252,9 @@ def _open(data: bytes, expected_sha256: str) -> tuple[dict[str, Any], dict[str, 
             header = json.loads(encoded.tobytes().decode("utf-8"))
             _check_compatible(header)
             arrays = {name: archive[name] for name in _ARRAYS}
+            for name in _SEGMENT_ARRAYS:
+                if name in archive.files:
+                    arrays[name] = archive[name]
     except ArtifactError:
         raise
     except (

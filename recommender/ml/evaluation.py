@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
 
@@ -150,6 +150,8 @@ class EvaluationReport:
     elapsed_seconds: float
     rmse: float | None = None
     distinct_profiles: int = 0
+    # Held-out raters behind each segment's NDCG (a figure over a handful of raters is noise).
+    segment_raters: dict[str, int] = field(default_factory=dict)
 
     @property
     def ndcg(self) -> float:
@@ -170,6 +172,7 @@ class EvaluationReport:
             **self.model.to_dict(k),
             "rmse": self.rmse,
             "segment_ndcg": dict(self.segment_ndcg),
+            "segment_raters": dict(self.segment_raters),
             "baselines": {name: metrics.to_dict(k) for name, metrics in self.baselines.items()},
             "rating_baselines": {
                 name: dict(values) for name, values in self.rating_baselines.items()
@@ -191,6 +194,7 @@ class EvaluationReport:
             model=RankingMetrics.from_dict(data, k),
             rmse=None if rmse_value is None else float(rmse_value),
             segment_ndcg={str(s): float(v) for s, v in data["segment_ndcg"].items()},
+            segment_raters={str(s): int(v) for s, v in data.get("segment_raters", {}).items()},
             baselines={
                 str(name): RankingMetrics.from_dict(values, k)
                 for name, values in data["baselines"].items()
@@ -313,9 +317,13 @@ def evaluate(
     n_folds: int = 5,
     k: int = 10,
     progress: Callable[[str], None] | None = None,
+    train_only: Iterable[int] = (),
 ) -> EvaluationReport:
     """Run the demographic cold-start protocol for the model and both popularity
     baselines. Raises ValueError on frames that cannot be evaluated.
+
+    Raters in ``train_only`` (feedback people) are in every fold's training data and never
+    held out, so the test set, and the folds, are those of the other raters alone.
 
     Distinct lists and coverage are counted over every held-out rater of every fold;
     the Jaccard distance is the mean over pairs of distinct (age, gender, occupation)
@@ -329,6 +337,7 @@ def evaluate(
     movie_ids, genres, _ = genre_matrix(movies)
     rater_ids, features = encode_raters(raters)
     rated_ids = np.intersect1d(rater_ids, ratings["rater_id"].unique())
+    rated_ids = np.setdiff1d(rated_ids, np.fromiter(train_only, dtype=np.int64))
     folds = rater_folds(rated_ids, n_folds=n_folds, seed=seed)
     row_of = pd.Index(rater_ids)
     position_of = pd.Index(movie_ids)
@@ -348,8 +357,8 @@ def evaluate(
         )
     )
     segment_of = {
-        int(rid): (f"gender:{gender}", f"age:{age_bucket(int(age))}")
-        for rid, (age, gender, _) in zip(rater_ids.tolist(), profile_keys, strict=True)
+        int(rid): (f"gender:{gender}", f"age:{age_bucket(int(age))}", f"occupation:{occupation}")
+        for rid, (age, gender, occupation) in zip(rater_ids.tolist(), profile_keys, strict=True)
     }
 
     model_tally = _RankerTally(len(movie_ids))
@@ -444,6 +453,7 @@ def evaluate(
         segment_ndcg={
             segment: float(np.mean(values)) for segment, values in sorted(segment_values.items())
         },
+        segment_raters={segment: len(values) for segment, values in sorted(segment_values.items())},
         params=params.to_dict(),
         elapsed_seconds=time.perf_counter() - started,
         rmse=None,

@@ -72,6 +72,7 @@ class Scorer:
         exclude_positions: Iterable[int] | np.ndarray | None = None,
         dedupe_keys: Sequence[Hashable] | np.ndarray | None = None,
         dedupe_slack: int | None = None,
+        allowed: np.ndarray | None = None,
     ) -> list[int]:
         """Catalogue positions of the k best movies for the profile, best first."""
         return self.rank(
@@ -80,6 +81,7 @@ class Scorer:
             exclude_positions=exclude_positions,
             dedupe_keys=dedupe_keys,
             dedupe_slack=dedupe_slack,
+            allowed=allowed,
         )
 
     def top_k_ids(self, profile: Profile, k: int) -> list[int]:
@@ -94,13 +96,14 @@ class Scorer:
         exclude_positions: Iterable[int] | np.ndarray | None = None,
         dedupe_keys: Sequence[Hashable] | np.ndarray | None = None,
         dedupe_slack: int | None = None,
+        allowed: np.ndarray | None = None,
     ) -> list[int]:
         """Top-k positions of precomputed scores, ties broken by movie id.
 
-        Excluded positions are never returned. With ``dedupe_keys`` (one key per
-        catalogue position, e.g. a normalised title) a movie whose key was already
-        taken by a better-ranked movie is skipped. Fewer than k positions come back
-        when the catalogue runs out.
+        Excluded positions, and positions where ``allowed`` (a boolean mask) is False,
+        are never returned. With ``dedupe_keys`` (one key per catalogue position, e.g. a
+        normalised title) a movie whose key was already taken by a better-ranked movie
+        is skipped. Fewer than k positions come back when the catalogue runs out.
         """
         return rank_positions(
             scores,
@@ -109,6 +112,7 @@ class Scorer:
             exclude_positions=exclude_positions,
             dedupe_keys=dedupe_keys,
             dedupe_slack=dedupe_slack,
+            allowed=allowed,
         )
 
 
@@ -120,11 +124,13 @@ def rank_positions(
     exclude_positions: Iterable[int] | np.ndarray | None = None,
     dedupe_keys: Sequence[Hashable] | np.ndarray | None = None,
     dedupe_slack: int | None = None,
+    allowed: np.ndarray | None = None,
 ) -> list[int]:
     """Positions of the k highest scores, ties broken by ascending movie id.
 
     ``dedupe_slack``, if given, must be the number of positions whose dedupe key repeats
-    an earlier one (len(keys) - len(set(keys))).
+    an earlier one (len(keys) - len(set(keys))). ``allowed``, if given, is a boolean
+    mask over positions: the ranking is the unfiltered one with the others removed.
     """
     if k < 0:
         raise ValueError("k must not be negative")
@@ -133,7 +139,12 @@ def rank_positions(
         raise ValueError("dedupe_keys needs one key per catalogue position")
     if k == 0 or n == 0:
         return []
+    if allowed is not None and len(allowed) != n:
+        raise ValueError("allowed needs one flag per catalogue position")
     negated = -np.asarray(scores, dtype=np.float64)
+    if allowed is not None:
+        # A fresh array: np.where never writes into the caller's scores.
+        negated = np.where(allowed, negated, np.inf)
     if exclude_positions is not None:
         excluded = np.fromiter(exclude_positions, dtype=np.int64)
         if len(excluded):

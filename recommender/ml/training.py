@@ -13,7 +13,7 @@ maps genre flags to a movie's (intercept, weights), shrunk by ``unseen_prior_sca
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,7 @@ from recommender.ml.features import (
     genre_matrix,
     like_matrix,
 )
+from recommender.ml.segments import SegmentCounts, segment_counts
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,10 @@ class RecommenderModel:
     feature_names: tuple[str, ...]
     genre_names: tuple[str, ...]
     params: TrainParams
+    # Raters and likes per demographic segment and movie, for explanations: counted by
+    # `with_segments` for the model that serves (not for every evaluation fold); None in
+    # artifacts written before they were counted.
+    segments: SegmentCounts | None = None
 
     @property
     def n_features(self) -> int:
@@ -172,3 +177,11 @@ def train(
         genre_names=genre_names,
         params=params,
     )
+
+
+def with_segments(
+    model: RecommenderModel, ratings: pd.DataFrame, raters: pd.DataFrame
+) -> RecommenderModel:
+    """The model with its training data's segment counts attached (see ml.segments)."""
+    counts = segment_counts(ratings, raters, model.movie_ids, threshold=model.params.like_threshold)
+    return replace(model, segments=counts)

@@ -27,8 +27,6 @@ class Command(BaseCommand):
         try:
             evaluation = model_evaluate(version=version)
         except ModelVersion.DoesNotExist:
-            which = f"version {version}" if version is not None else "an active version"
-            raise CommandError(
-                f"there is no {which}: list them in the admin or train one"
-            ) from None
+            which = f"no version {version}" if version is not None else "no active version"
+            raise CommandError(f"there is {which}: list them in the admin or train one") from None
         self.stdout.write(json.dumps(evaluation, indent=2, sort_keys=True))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from movierec.errors import ApplicationError
 from recommender import registry
 from recommender.ml.reporting import comparison_table
+from recommender.reports import version_report_write
 from recommender.services import evaluation_report, model_train
 
 
@@ -23,12 +26,25 @@ class Command(BaseCommand):
             "--no-activate", action="store_true", help="record the version, do not serve it"
         )
         parser.add_argument(
-            "--report", action="store_true", help="print candidate vs champion vs baselines"
+            "--report",
+            action="store_true",
+            help="print candidate vs champion vs baselines, and write it with charts as HTML",
+        )
+        parser.add_argument(
+            "--report-dir",
+            type=Path,
+            default=settings.BASE_DIR / "var" / "reports",
+            help="folder of the HTML report, gate-v<N>.html (default var/reports)",
         )
         parser.add_argument(
             "--if-stale",
             action="store_true",
             help="skip if the active version was trained on this data",
+        )
+        parser.add_argument(
+            "--no-feedback",
+            action="store_true",
+            help="train on the MovieLens raters only, leaving out POST /api/feedback people",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -37,6 +53,7 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 activate=not options["no_activate"],
                 if_stale=options["if_stale"],
+                feedback=not options["no_feedback"],
                 progress=self._progress,
             )
         except ApplicationError as exc:
@@ -55,8 +72,37 @@ class Command(BaseCommand):
                 reference=registry.reference_figures(),
             )
             self.stdout.write(table)
+            path = version_report_write(
+                version=version, champion=outcome.champion, directory=options["report_dir"]
+            )
+            self.stdout.write(f"report: {path}")
         for reason in outcome.gate["reasons"]:
             self.stdout.write(f"  gate: {reason}")
+        data = version.metrics.get("training_data", {})
+        if data:
+            self.stdout.write(
+                f"  data: {data['movielens_raters']} MovieLens raters, "
+                f"{data['feedback_people']} feedback people ({data['feedback_ratings']} ratings)"
+            )
+        previous = outcome.champion
+        # A candidate for `make gate` (--no-activate) is a deliberate repeat; say it otherwise.
+        if (
+            not options["no_activate"]
+            and previous is not None
+            and previous.data_fingerprint == version.data_fingerprint
+            and previous.params == version.params
+            and previous.seed == version.seed
+        ):
+            same = (
+                "an identical artifact"
+                if previous.artifact_sha256 == version.artifact_sha256
+                else "the same inputs"
+            )
+            self.stdout.write(
+                f"note: version {version.version} repeats version {previous.version} ({same}: "
+                "same data, parameters and seed); `train_model --if-stale` (what `make train` "
+                "runs) skips training in that case"
+            )
         report = evaluation_report(version)
         like = report.baselines["popularity_likes"].ndcg_at_k
         state = (
