@@ -68,8 +68,8 @@ gate: install $(LOCAL_ENV_FILE) ## Train a candidate, print candidate vs champio
 test: install ## Run the whole test suite (SQLite, or Postgres when DATABASE_URL is set)
 	$(PY) -m pytest
 
-test-faults: install ## Fault suite: Redis/Postgres stopped and frozen under load (own servers, ~3 min)
-	$(PY) -m pytest -m faults -p no:xdist movierec/tests/test_faults.py
+test-faults: install ## Fault suite: Redis/Postgres stopped and frozen, slow clients through nginx (own servers, ~5 min)
+	$(PY) -m pytest -m faults -p no:xdist movierec/tests/test_faults.py movierec/tests/test_proxy.py
 
 # A fixed seed keeps CI repeatable; `make fuzz FUZZ_SEED=random` explores new cases.
 FUZZ_SEED ?= 20261127

@@ -46,7 +46,9 @@ def test_if_api_request_then_no_user_or_messages_are_attached() -> None:
 
 
 def test_if_api_request_then_security_headers_are_still_sent() -> None:
-    response = Client().get("/healthz")
+    response = Client().post("/api/authenticate", {}, content_type="application/json")
+
+    assert response.status_code == 400
 
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["X-Frame-Options"] == "DENY"
