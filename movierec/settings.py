@@ -56,6 +56,10 @@ INSTALLED_APPS = [
     "recommender",
 ]
 
+# The Browser* classes are Django's (and WhiteNoise's) own, skipped on the JSON API and the
+# probes (`movierec.middleware.is_api_path`), which need none of them; admin gets them all.
+# Sessions, CSRF and X-Frame-Options stay Django's own (the deploy checks look for them by
+# name); on the API they cost a few microseconds (lazy session, CSRF-exempt DRF views).
 MIDDLEWARE = [
     "movierec.middleware.RequestContextMiddleware",
     # /healthz is answered here, before host validation (see its docstring).
@@ -63,12 +67,12 @@ MIDDLEWARE = [
     # Host, Content-Length and chunked bodies checked before anything reads the body.
     "movierec.guards.RequestGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "movierec.middleware.BrowserWhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "movierec.middleware.BrowserAuthenticationMiddleware",
+    "movierec.middleware.BrowserMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns an admin login lockout into its 429 page.
     "axes.middleware.AxesMiddleware",

@@ -617,3 +617,18 @@ def model_version_activate(*, version: ModelVersion, rollback: bool = False) -> 
         transaction.on_commit(lambda: cache.set(ACTIVE_MARKER_KEY, marker, ACTIVE_MARKER_TTL))
     logger.info("model activated", extra={"version": version.version, "rollback": rollback})
     return decision
+
+
+def model_preload() -> None:
+    """Load the active model now, so no request pays for it: a new worker calls this before it
+    takes traffic (gunicorn's ``post_worker_init``, after a crash, a recycle or a deploy).
+
+    Never raises: with no model, or the database or cache unreachable, the worker still starts,
+    `active_model()` tries again on the first request and the failure is logged.
+    """
+    try:
+        active_model()
+    except ModelNotReady as exc:
+        logger.warning("no model preloaded", extra={"reason": exc.message})
+    except Exception:  # the worker must start; the first request retries and reports
+        logger.exception("model preload failed")
