@@ -15,7 +15,8 @@ export MOVIELENS_DIR ?= $(SHARED_DATA)
 endif
 
 .PHONY: help install dev migrate ingest train gate test check lint format typecheck \
-        lint-docker test-faults bench bench-ingest bench-auth bench-scoring loadtest fuzz up clean
+        lint-docker test-faults bench bench-ingest bench-auth bench-scoring bench-scale loadtest \
+        fuzz up clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/\$$(PORT)/$(PORT)/g' \
@@ -68,8 +69,8 @@ gate: install $(LOCAL_ENV_FILE) ## Train a candidate, print candidate vs champio
 test: install ## Run the whole test suite (SQLite, or Postgres when DATABASE_URL is set)
 	$(PY) -m pytest
 
-test-faults: install ## Fault suite: Redis/Postgres stopped and frozen under load (own servers, ~3 min)
-	$(PY) -m pytest -m faults -p no:xdist movierec/tests/test_faults.py
+test-faults: install ## Fault suite: Redis/Postgres stopped and frozen, slow clients through nginx (own servers, ~5 min)
+	$(PY) -m pytest -m faults -p no:xdist movierec/tests/test_faults.py movierec/tests/test_proxy.py
 
 # A fixed seed keeps CI repeatable; `make fuzz FUZZ_SEED=random` explores new cases.
 FUZZ_SEED ?= 20261127
@@ -103,10 +104,18 @@ bench-auth: install ## Authenticate latency and per-request auth overhead (cache
 bench-scoring: install ## Scoring all 1682 movies for one profile (microseconds)
 	$(PY) -m benchmarks.bench_scoring
 
+bench-options: install ## CPU per /api/recommend in process, plain vs with options (needs ingest + train)
+	$(PY) -m benchmarks.bench_recommend_options
+
+# Scale 100 (10 million ratings) takes minutes and a few GB of disk: opt in with SCALES="1 10 100".
+SCALES ?= 1 10
+bench-scale: install ## Generate, ingest, train, load, score at each of SCALES (Postgres); time, memory, growth
+	$(PY) benchmarks/bench_scale.py --scales $(SCALES)
+
 bench: bench-scoring bench-auth bench-ingest ## All micro-benchmarks
 
-loadtest: install ## HTTP load test under gunicorn (needs wrk and a trained model): /api/recommend vs auth-only
-	$(PY) benchmarks/loadtest.py --seconds $${SECONDS_PER_ENDPOINT:-15}
+loadtest: install ## /api/recommend vs the bare DRF+JWT reference under gunicorn (wrk, Postgres, Redis, a model)
+	$(PY) benchmarks/loadtest.py $(LOADTEST_ARGS)
 
 up: ## Build and start the compose stack (needs a Docker engine)
 	docker compose up --build

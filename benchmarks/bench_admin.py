@@ -179,9 +179,7 @@ def main() -> int:
         logging.disable(logging.INFO)  # the access log would drown the table
         settings.ALLOWED_HOSTS = ["*"]
         settings.DEBUG = True  # so that connection.queries counts the queries
-        # force_login's request has no client address, which the login-attempt log
-        # (django-axes) cannot store on Postgres; this measures pages, not logins.
-        settings.AXES_ENABLED = False
+        settings.AXES_ENABLED = False  # this measures pages, not the login-attempt log
         call_command("migrate", verbosity=0, interactive=False)
         if not args.existing or not Rating.objects.exists():
             movielens_ingest(source=args.source)

@@ -8,9 +8,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+import numpy as np
 from django.core.cache import cache
 from django.db.models import Count, Max
 
+from catalog import bulk
 from catalog.models import Genre, Movie, Rater, Rating
 
 CATALOGUE_VERSION_KEY = "catalog:catalogue-version"
@@ -22,6 +24,16 @@ CATALOGUE_VERSION_TTL_SECONDS = 60
 def rating_rows() -> list[tuple[int, int, int]]:
     """(rater pk, movie pk, rating) for every rating, in primary-key order."""
     return list(Rating.objects.order_by("pk").values_list("rater_id", "movie_id", "rating"))
+
+
+def rating_columns() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rater pks, movie pks, ratings) of every rating as int64 arrays, in no particular order.
+
+    For the whole rating log (training): streamed from the database into arrays, about 24
+    bytes per rating where `rating_rows` costs a Python tuple each.
+    """
+    stored = bulk.read_ratings(with_times=False)
+    return stored.rater_pk, stored.movie_pk, stored.rating
 
 
 def rater_rows() -> list[tuple[int, int, str, str]]:
@@ -91,3 +103,13 @@ def catalogue_version_refresh() -> str:
     version = hashlib.sha256(text.encode()).hexdigest()[:16]
     cache.set(CATALOGUE_VERSION_KEY, version, CATALOGUE_VERSION_TTL_SECONDS)
     return version
+
+
+def movie_facts() -> dict[int, tuple[int, int | None, str]]:
+    """movie pk -> (MovieLens id, release year or None, IMDb URL or "") for every movie. 1 query."""
+    return {
+        pk: (ml_id, released.year if released is not None else None, url)
+        for pk, ml_id, released, url in Movie.objects.values_list(
+            "pk", "ml_id", "release_date", "imdb_url"
+        )
+    }

@@ -93,6 +93,9 @@ class CircuitBreaker:
         logger.warning("circuit closed", extra={"service": self.name})
 
 
+_breakers: dict[tuple[str, float], CircuitBreaker] = {}
+
+
 class PooledClientRedisCacheClient(RedisCacheClient):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -119,7 +122,11 @@ class PooledRedisCache(RedisCache):
         options.setdefault("retry_on_timeout", False)
         super().__init__(server, {**params, "OPTIONS": options})
         self._class = PooledClientRedisCacheClient
-        self.breaker = CircuitBreaker(seconds=breaker_seconds, name="redis")
+        # Django builds a cache backend per thread: one breaker per server for the process,
+        # so a dead Redis costs one timeout per process per period, not one per thread.
+        self.breaker = _breakers.setdefault(
+            (server, breaker_seconds), CircuitBreaker(seconds=breaker_seconds, name="redis")
+        )
 
     def client(self) -> Any | None:
         """The raw redis client if the breaker lets a call through now, else None."""

@@ -31,7 +31,12 @@ def error_response(
     status: int, detail: str, code: str, *, headers: dict[str, str] | None = None
 ) -> JsonResponse:
     """A JSON error answer in the API's shape, for code that runs outside DRF views."""
-    return JsonResponse(error_body(detail, code), status=status, headers=headers)
+    return JsonResponse(
+        error_body(detail, code),
+        status=status,
+        headers=headers,
+        json_dumps_params={"separators": (",", ":")},  # compact, as DRF's renderer writes
+    )
 
 
 # The database could not be reached or did not answer in time (`movierec.postgres`): the

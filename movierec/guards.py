@@ -150,14 +150,11 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 def client_ip(request: HttpRequest) -> str | None:
     """The client's address: REMOTE_ADDR, or with ``DJANGO_NUM_PROXIES=n`` the n-th address
     from the right of X-Forwarded-For (what the proxies in front appended). DRF's rule, so
-    that the API throttles and the admin lockout count the same client.
-
-    None when the request carries no address at all (a request built in code, such as the
-    one `Client.force_login` uses): axes then stores NULL, not the string "None", which
-    Postgres's inet column refuses."""
+    that the API throttles and the admin lockout count the same client. None when unknown
+    (a request built in code, such as `Client.force_login`'s)."""
     # get_ident reads only META, which a Django request and a DRF one both have.
     ident = BaseThrottle().get_ident(request)  # type: ignore[arg-type]
-    return str(ident).strip() or None if ident else None
+    return str(ident) if ident else None
 
 
 class AdminLoginThrottle(SimpleRateThrottle):
@@ -169,7 +166,7 @@ class AdminLoginThrottle(SimpleRateThrottle):
         return str(settings.ADMIN_LOGIN_RATE)
 
     def get_cache_key(self, request: Any, view: Any) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": client_ip(request)}
+        return self.cache_format % {"scope": self.scope, "ident": client_ip(request) or "-"}
 
 
 class PostOnlyAPIView(APIView):

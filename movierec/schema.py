@@ -33,11 +33,15 @@ _DESCRIPTIONS = {
         ValidationErrorSerializer,
     ),
     401: ("Missing, invalid, expired or revoked credentials.", ErrorSerializer),
+    404: ("Not found.", ErrorSerializer),
     405: ("Method not allowed.", ErrorSerializer),
     411: ("A transfer coding other than chunked: send a Content-Length.", ErrorSerializer),
     413: ("Request body too large.", ErrorSerializer),
     415: ("Unsupported media type or charset: send UTF-8 application/json.", ErrorSerializer),
-    429: ("Too many attempts: retry after the `Retry-After` seconds.", ErrorSerializer),
+    429: (
+        "Too many requests (retry after `Retry-After` seconds) or a limit reached.",
+        ErrorSerializer,
+    ),
     503: ("No model version can serve yet.", ErrorSerializer),
 }
 

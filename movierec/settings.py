@@ -7,6 +7,7 @@ in the local ones from `.env.local` (written by make; see movierec.env.load_loca
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -55,6 +56,10 @@ INSTALLED_APPS = [
     "recommender",
 ]
 
+# The Browser* classes are Django's (and WhiteNoise's) own, skipped on the JSON API and the
+# probes (`movierec.middleware.is_api_path`), which need none of them; admin gets them all.
+# Sessions, CSRF and X-Frame-Options stay Django's own (the deploy checks look for them by
+# name); on the API they cost a few microseconds (lazy session, CSRF-exempt DRF views).
 MIDDLEWARE = [
     "movierec.middleware.RequestContextMiddleware",
     # /healthz is answered here, before host validation (see its docstring).
@@ -62,12 +67,12 @@ MIDDLEWARE = [
     # Host, Content-Length and chunked bodies checked before anything reads the body.
     "movierec.guards.RequestGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "movierec.middleware.BrowserWhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "movierec.middleware.BrowserAuthenticationMiddleware",
+    "movierec.middleware.BrowserMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns an admin login lockout into its 429 page.
     "axes.middleware.AxesMiddleware",
@@ -124,7 +129,10 @@ if REDIS_URL:
         "default": {
             "BACKEND": "movierec.cache.PooledRedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "movierec") or "movierec",
+            # Parallel test workers (pytest-xdist) each get their own keys: they share a
+            # Redis, and clear() deletes only its own prefix.
+            "KEY_PREFIX": (env_str("CACHE_KEY_PREFIX", "movierec") or "movierec")
+            + (f"-{os.environ.get('PYTEST_XDIST_WORKER', '')}" if TESTING else ""),
             # Redis is an accelerator: a dead or hung one costs a call at most this long,
             # then the circuit breaker skips it for BREAKER_SECONDS (movierec/cache.py).
             "OPTIONS": {
@@ -194,6 +202,7 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_RATES": {
         "authenticate": env_str("AUTH_THROTTLE_RATE", "30/min"),
+        "feedback": env_str("FEEDBACK_RATE", "60/min"),
     },
     # Reverse proxies in front of the app whose X-Forwarded-For may be trusted for the client
     # IP the throttles count by; 0 (the default) means REMOTE_ADDR only, so XFF cannot be spoofed.
@@ -233,6 +242,10 @@ MOVIELENS_CACHE_DIR = Path(env_str("MOVIELENS_CACHE_DIR", str(BASE_DIR / "var" /
 RECOMMENDER_GATE_MARGIN = env_float("RECOMMENDER_GATE_MARGIN", 0.005)
 RECOMMENDER_GATE_TOLERANCE = env_float("RECOMMENDER_GATE_TOLERANCE", 0.005)
 RECOMMENDER_VERSION_CHECK_SECONDS = env_float("RECOMMENDER_VERSION_CHECK_SECONDS", 2.0)
+# POST /api/feedback: people one key may have stored (429 beyond) and how long a person is
+# kept after their last rating (`python manage.py purge_feedback` deletes older ones).
+FEEDBACK_MAX_PEOPLE_PER_KEY = env_int("FEEDBACK_MAX_PEOPLE_PER_KEY", 10_000, minimum=0)
+FEEDBACK_RETENTION_DAYS = env_int("FEEDBACK_RETENTION_DAYS", 365, minimum=1)
 # Signs model artifacts (HMAC-SHA256); empty: a key derived from SECRET_KEY (HKDF), so
 # rotating DJANGO_SECRET_KEY without setting this makes every stored version refused.
 MODEL_SIGNING_KEY = env_str("MODEL_SIGNING_KEY") or ""
@@ -250,6 +263,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # genres and exclude_genres share one enum of the ml-100k genre names.
+    "ENUM_NAME_OVERRIDES": {"GenreEnum": "recommender.ml.features.GENRES"},
 }
 
 # HTTPS hardening, driven by env so local runs over plain HTTP still work.
@@ -297,6 +312,9 @@ LOGGING = {
         # runserver's own request lines (4xx at WARNING) would repeat the access line below.
         "django.server": {"level": "CRITICAL"},
         "django.utils.autoreload": {"level": "WARNING"},  # runserver prints it already
+        # A client's wrong Host header is its mistake, not the service's: answered 400 and
+        # in the access line, not an ERROR with a traceback.
+        "django.security.DisallowedHost": {"level": "CRITICAL"},
         # One JSON line per request; ACCESS_LOG=0 silences it (e.g. behind a proxy that logs).
         "movierec.access": {"level": "INFO" if env_bool("ACCESS_LOG", default=True) else "WARNING"},
     },

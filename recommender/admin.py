@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected
-from django.db.models import FloatField, QuerySet, Subquery
+from django.db.models import Count, FloatField, OuterRef, QuerySet, Subquery
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -19,8 +19,9 @@ from django.utils.safestring import mark_safe
 
 from recommender import registry
 from recommender.errors import ModelRejected
-from recommender.models import ModelVersion
+from recommender.models import FeedbackPerson, FeedbackRating, ModelVersion
 from recommender.reports import version_report_document, version_report_fragment, version_state
+from recommender.services import feedback_delete_for_keys
 
 
 def _figure(version: ModelVersion, *path: str) -> float | None:
@@ -284,6 +285,86 @@ class ModelVersionAdmin(admin.ModelAdmin):
             )
             return
         self.message_user(request, f"Version {version.version} is now active.", messages.SUCCESS)
+
+
+class FeedbackRatingInline(admin.TabularInline):
+    model = FeedbackRating
+    fields = ("movie", "rating", "rated_at")
+    readonly_fields = ("movie", "rating", "rated_at")
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(FeedbackPerson)
+class FeedbackPersonAdmin(admin.ModelAdmin):
+    """Feedback people: filter by key and date; per-key counts; delete everything of a key."""
+
+    list_display = [
+        "id",
+        "api_key",
+        "client_ref",
+        "age",
+        "gender",
+        "occupation",
+        "n_ratings",
+        "key_people",
+        "created_at",
+        "updated_at",
+    ]
+    list_filter = ["api_key", "created_at", "updated_at"]
+    date_hierarchy = "created_at"
+    search_fields = ["client_ref"]
+    list_select_related = ["api_key"]
+    fields = ("api_key", "client_ref", "age", "gender", "occupation", "created_at")
+    readonly_fields = ("api_key", "client_ref", "age", "gender", "occupation", "created_at")
+    inlines = [FeedbackRatingInline]
+    actions = ["delete_keys_feedback"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[FeedbackPerson]:
+        per_key = (
+            FeedbackPerson.objects.filter(api_key=OuterRef("api_key"))
+            .order_by()
+            .values("api_key")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(ratings_count=Count("ratings"), key_people_count=Subquery(per_key))
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # feedback comes through the API only
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="ratings", ordering="ratings_count")
+    def n_ratings(self, person: Any) -> int:
+        return int(person.ratings_count)
+
+    @admin.display(description="people from this key", ordering="key_people_count")
+    def key_people(self, person: Any) -> int:
+        return int(person.key_people_count)
+
+    @admin.action(
+        description="Delete all feedback sent with the selected people's API keys",
+        permissions=["delete"],
+    )
+    def delete_keys_feedback(
+        self, request: HttpRequest, queryset: QuerySet[FeedbackPerson]
+    ) -> None:
+        keys = sorted(set(queryset.values_list("api_key_id", flat=True)))
+        deleted = feedback_delete_for_keys(api_key_ids=keys)
+        self.message_user(
+            request,
+            f"Deleted {deleted} feedback people sent with {len(keys)} API key(s).",
+            messages.SUCCESS,
+        )
 
 
 def _protected_message(versions: list[ModelVersion]) -> str:

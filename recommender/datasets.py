@@ -63,9 +63,9 @@ class Catalogue:
 
 
 def training_frames() -> TrainingFrames:
-    ratings = pd.DataFrame.from_records(
-        selectors.rating_rows(), columns=["rater_id", "movie_id", "rating"]
-    )
+    rater_pks, movie_pks, stars = selectors.rating_columns()
+    ratings = pd.DataFrame({"rater_id": rater_pks, "movie_id": movie_pks, "rating": stars})
+    del rater_pks, movie_pks, stars
     raters = pd.DataFrame.from_records(
         selectors.rater_rows(), columns=["rater_id", "age", "gender", "occupation"]
     )
@@ -98,4 +98,29 @@ def catalogue_snapshot() -> Catalogue:
         genre_flags=flags,
         genre_names=genre_names,
         version=version,
+    )
+
+
+# Feedback people get negative rater ids, so they never collide with MovieLens raters.
+def feedback_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(ratings, raters) of the feedback people, in the shapes of TrainingFrames, leaving
+    out everything sent with a revoked key. Rater ids are minus the person's primary key."""
+    from recommender.models import FeedbackPerson, FeedbackRating
+
+    people = FeedbackPerson.objects.filter(api_key__revoked=False).order_by("pk")
+    raters = pd.DataFrame.from_records(
+        [
+            (-pk, age, g, o)
+            for pk, age, g, o in people.values_list("pk", "age", "gender", "occupation")
+        ],
+        columns=["rater_id", "age", "gender", "occupation"],
+    )
+    rows = FeedbackRating.objects.filter(person__api_key__revoked=False).order_by("pk")
+    ratings = pd.DataFrame.from_records(
+        [(-p, m, r) for p, m, r in rows.values_list("person_id", "movie_id", "rating")],
+        columns=["rater_id", "movie_id", "rating"],
+    )
+    return (
+        ratings.astype({"rater_id": "int64", "movie_id": "int64", "rating": "int64"}),
+        raters.astype({"rater_id": "int64", "age": "int64"}),
     )

@@ -24,3 +24,17 @@ class TrainingDataMissing(ApplicationError):
 
     status = 409
     code = "training_data_missing"
+
+
+class FeedbackLimitReached(ApplicationError):
+    """The API key already has as many feedback people as it may store."""
+
+    status = 429
+    code = "feedback_limit_reached"
+
+
+class FeedbackPersonNotFound(ApplicationError):
+    """This API key has sent no feedback under that client_ref."""
+
+    status = 404
+    code = "not_found"

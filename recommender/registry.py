@@ -15,6 +15,8 @@ import logging
 import platform
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
@@ -32,9 +34,12 @@ from recommender.datasets import Catalogue, catalogue_snapshot
 from recommender.errors import ModelNotReady, ModelRejected
 from recommender.ml import artifacts
 from recommender.ml.evaluation import EvaluationReport, passes_gate
+from recommender.ml.filters import NO_YEAR, CatalogueMasks, Filters, MovieIndex, release_year
 from recommender.ml.profile import Profile
 from recommender.ml.scoring import Scorer
 from recommender.ml.training import RecommenderModel
+from recommender.ml.warm import WarmScorer
+from recommender.ml.warm_evaluation import GATE_K, WarmReport, passes_warm_gate
 from recommender.models import ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -57,6 +62,48 @@ class GateVerdict(TypedDict):
 
 # The longest list the API hands out; answers are cached at this length and sliced.
 MAX_LIST = 100
+# How deep a client may page (offset + limit).
+MAX_DEPTH = 500
+# Answers to requests with options (filters, exclusions, paging past MAX_LIST, details):
+# the request space is unbounded, so the least recently used answers are dropped beyond
+# this many (each holds at most MAX_DEPTH positions and scores: about 8 KB).
+RANKED_CACHE_SIZE = 2048
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """Catalogue positions best first, with the model's score of each."""
+
+    positions: tuple[int, ...]
+    scores: tuple[float, ...]
+    # How many were asked for: fewer positions than this means the filters ran out.
+    depth: int
+
+
+class _LRU:
+    """A thread-safe mapping that forgets the least recently used entries beyond ``size``."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: OrderedDict[Any, Ranked] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Ranked | None:
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key: Any, value: Ranked) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._data)
 
 
 @dataclass(frozen=True)
@@ -72,11 +119,25 @@ class LoadedModel:
     dedupe_keys: np.ndarray
     # How many catalogue positions repeat an earlier title (their dedupe key).
     dedupe_slack: int
+    # Genre and year masks, and how requests name movies (titles, MovieLens ids).
+    masks: CatalogueMasks
+    movies: MovieIndex
+    # Per catalogue position: MovieLens id, release year (NO_YEAR if unknown), IMDb URL,
+    # and the model's segment-count column (-1: not in the training data).
+    ml_ids: np.ndarray
+    imdb_urls: tuple[str, ...]
+    segment_columns: np.ndarray
+    # The warm-start item models on this catalogue (None: the artifact has none, and
+    # liked movies are only left out of the answer).
+    warm: WarmScorer | None = None
     # Ranked titles per profile. The profile space is finite (120 ages x 3 genders x 21
     # occupations = 7,560 entries of at most 100 titles), so the cache needs no eviction;
     # a new version or catalogue builds a new LoadedModel and so starts empty.
     _answers: dict[Profile, tuple[str, ...]] = field(
         default_factory=dict, compare=False, repr=False
+    )
+    _ranked: _LRU = field(
+        default_factory=lambda: _LRU(RANKED_CACHE_SIZE), compare=False, repr=False
     )
 
     def titles_for(self, profile: Profile, limit: int) -> list[str]:
@@ -90,6 +151,50 @@ class LoadedModel:
             answer = tuple(titles[i] for i in positions)
             self._answers[profile] = answer
         return list(answer[:limit])
+
+    def ranked(
+        self, profile: Profile, filters: Filters, depth: int, *, liked: tuple[int, ...] = ()
+    ) -> Ranked:
+        """The ``depth`` best movies for ``profile`` that ``filters`` allow, each title
+        once: the default ranking with the others removed. With ``liked`` (catalogue ids of
+        movies the person liked) the scores blend their item-to-item evidence with the
+        demographic prior, and no movie sharing a title with a liked one is returned.
+        Cached per (profile, filters, liked)."""
+        key = (profile, filters, liked)
+        cached = self._ranked.get(key)
+        if cached is not None and (cached.depth >= depth or len(cached.positions) < cached.depth):
+            return cached
+        depth = max(depth, MAX_LIST)
+        scores = self.scorer.scores(profile)
+        allowed = self.masks.allowed(filters)
+        if liked:
+            positions_liked = self.catalogue_positions(liked)
+            if self.warm is not None:
+                scores = self.warm.scores(scores, positions_liked)
+            same_title = np.isin(self.dedupe_keys, self.dedupe_keys[positions_liked])
+            allowed = ~same_title if allowed is None else allowed & ~same_title
+        positions = self.scorer.rank(
+            scores,
+            depth,
+            dedupe_keys=self.dedupe_keys,
+            dedupe_slack=self.dedupe_slack,
+            allowed=allowed,
+        )
+        ranked = Ranked(
+            positions=tuple(positions),
+            scores=tuple(float(scores[i]) for i in positions),
+            depth=depth,
+        )
+        self._ranked.put(key, ranked)
+        return ranked
+
+    def catalogue_positions(self, movie_ids: Sequence[int]) -> np.ndarray:
+        """Positions of these catalogue ids (primary keys); unknown ids are dropped."""
+        ids = np.asarray(list(movie_ids), dtype=np.int64)
+        catalogue = self.catalogue.movie_ids
+        at = np.minimum(np.searchsorted(catalogue, ids), max(len(catalogue) - 1, 0))
+        found = catalogue[at] == ids if len(catalogue) else np.zeros(len(ids), dtype=bool)
+        return np.unique(at[found])
 
 
 @dataclass(frozen=True)
@@ -211,13 +316,13 @@ def _reload(marker: _Marker, *, now: float) -> None:
             and current.sha256 == marker.sha256
         ):
             model = None  # same model, only the catalogue changed
-            loaded = _bind(current.scorer.model, marker, catalogue_snapshot())
+            loaded = _bind(current.scorer.model, marker, *_snapshot())
         else:
             row = ModelVersion.objects.only(
                 "version", "artifact", "artifact_sha256", "artifact_signature"
             ).get(version=marker.version)
             model = load_verified(row)
-            loaded = _bind(model, marker, catalogue_snapshot())
+            loaded = _bind(model, marker, *_snapshot())
     except (artifacts.ArtifactError, ModelVersion.DoesNotExist) as exc:
         reason = f"Model version {marker.version} cannot be loaded: {exc}"
         # Once per distinct refusal: the retries at each version check would repeat it.
@@ -242,7 +347,12 @@ def _reload(marker: _Marker, *, now: float) -> None:
     )
 
 
-def _bind(model: RecommenderModel, marker: _Marker, catalogue: Catalogue) -> LoadedModel:
+def _bind(
+    model: RecommenderModel,
+    marker: _Marker,
+    catalogue: Catalogue,
+    facts: dict[int, tuple[int, int | None, str]],
+) -> LoadedModel:
     # Align the catalogue's genre flags with the genres the model was trained on, by name.
     column = {name: i for i, name in enumerate(catalogue.genre_names)}
     flags = np.zeros((len(catalogue.movie_ids), len(model.genre_names)), dtype=bool)
@@ -250,6 +360,22 @@ def _bind(model: RecommenderModel, marker: _Marker, catalogue: Catalogue) -> Loa
         if name in column:
             flags[:, j] = catalogue.genre_flags[:, column[name]]
     _, dedupe_keys = np.unique(np.array(catalogue.titles, dtype=object), return_inverse=True)
+    # A movie added between the two reads has no facts yet: it gets them on the next
+    # reload (the catalogue version moved), and until then no id, year or URL.
+    missing = (0, None, "")
+    movie_facts = [facts.get(int(pk), missing) for pk in catalogue.movie_ids.tolist()]
+    ml_ids = np.array([f[0] for f in movie_facts], dtype=np.int64)
+    known_years = (
+        release_year(title, f[1]) for title, f in zip(catalogue.titles, movie_facts, strict=True)
+    )
+    years = np.array([NO_YEAR if y is None else y for y in known_years], dtype=np.int64)
+    at = np.searchsorted(model.movie_ids, catalogue.movie_ids)
+    at = np.minimum(at, max(len(model.movie_ids) - 1, 0))
+    in_training = (
+        model.movie_ids[at] == catalogue.movie_ids
+        if len(model.movie_ids)
+        else np.zeros(len(catalogue.movie_ids), dtype=bool)
+    )
     return LoadedModel(
         version=marker.version or 0,
         sha256=marker.sha256 or "",
@@ -257,7 +383,33 @@ def _bind(model: RecommenderModel, marker: _Marker, catalogue: Catalogue) -> Loa
         catalogue=catalogue,
         dedupe_keys=dedupe_keys,
         dedupe_slack=len(dedupe_keys) - len(np.unique(dedupe_keys)),
+        masks=CatalogueMasks(
+            movie_ids=catalogue.movie_ids,
+            genre_flags=catalogue.genre_flags,
+            genre_names=catalogue.genre_names,
+            years=years,
+        ),
+        movies=_movie_index(catalogue, ml_ids),
+        ml_ids=ml_ids,
+        imdb_urls=tuple(f[2] for f in movie_facts),
+        segment_columns=np.where(in_training, at, -1),
+        warm=WarmScorer(model.warm, catalogue.movie_ids) if model.warm is not None else None,
     )
+
+
+def _movie_index(catalogue: Catalogue, ml_ids: np.ndarray) -> MovieIndex:
+    known = ml_ids > 0
+    return MovieIndex(
+        movie_ids=catalogue.movie_ids[known],
+        titles=[title for title, k in zip(catalogue.titles, known.tolist(), strict=True) if k],
+        ml_ids=ml_ids[known],
+    )
+
+
+def _snapshot() -> tuple[Catalogue, dict[int, tuple[int, int | None, str]]]:
+    from catalog.selectors import movie_facts
+
+    return catalogue_snapshot(), movie_facts()
 
 
 def _set_metric(version: int) -> None:
@@ -282,8 +434,12 @@ def model_version_register(
     data_fingerprint: str,
     train_seconds: float,
     gate: GateVerdict | dict[str, Any],
+    training_data: dict[str, int] | None = None,
+    warm_report: WarmReport | None = None,
 ) -> ModelVersion:
-    """Store a trained model (inactive) with its evaluation and artifact."""
+    """Store a trained model (inactive) with its evaluation and artifact; ``training_data``
+    (how many MovieLens raters, feedback people and their ratings) goes with the metrics,
+    and the warm-start evaluation, if any, under ``metrics["warm"]``."""
     library_versions = {
         "python": platform.python_version(),
         "numpy": np.__version__,
@@ -303,7 +459,11 @@ def model_version_register(
             version=number,
             seed=seed,
             params=model.params.to_dict(),
-            metrics=report.to_dict(),
+            metrics={
+                **report.to_dict(),
+                **({"training_data": training_data} if training_data else {}),
+                **({"warm": warm_report.to_dict()} if warm_report is not None else {}),
+            },
             gate=gate,
             data_fingerprint=data_fingerprint,
             library_versions=library_versions,
@@ -367,6 +527,10 @@ def gate_decision(candidate: ModelVersion, *, against: ModelVersion | None) -> G
             )
     elif reference is not None:
         reasons.append("the committed baseline was measured on other data: not compared")
+    warm = _warm_gate(candidate, against=against, reference=reference, tolerance=tolerance)
+    if warm is not None:
+        passed = passed and warm[0]
+        reasons.extend(warm[1])
     return {
         "passed": passed,
         "reasons": reasons,
@@ -374,6 +538,44 @@ def gate_decision(candidate: ModelVersion, *, against: ModelVersion | None) -> G
         "margin": settings.RECOMMENDER_GATE_MARGIN,
         "tolerance": tolerance,
     }
+
+
+def _warm_gate(
+    candidate: ModelVersion,
+    *,
+    against: ModelVersion | None,
+    reference: dict[str, Any] | None,
+    tolerance: float,
+) -> tuple[bool, list[str]] | None:
+    """The warm-start bars at k = GATE_K: the champion's figure and, on the very data
+    they were measured on, the committed one, each minus the tolerance."""
+    if "warm" not in candidate.metrics:
+        return None
+    report = WarmReport.from_dict(candidate.metrics["warm"])
+    rival = against if against is not None and against.pk != candidate.pk else None
+    if rival is not None and "warm" not in rival.metrics:
+        passed = True
+        reasons = ["warm start: the champion has no warm-start figures: not compared"]
+    else:
+        champion_ndcg = (
+            WarmReport.from_dict(rival.metrics["warm"]).ndcg(GATE_K) if rival is not None else None
+        )
+        decision = passes_warm_gate(report, champion_ndcg=champion_ndcg, tolerance=tolerance)
+        passed, reasons = decision.passed, list(decision.reasons)
+    committed = (reference or {}).get("warm", {}).get(f"ndcg_at_10_k{GATE_K}")
+    same_data = (
+        reference is not None and reference["data_fingerprint"] == candidate.data_fingerprint
+    )
+    if committed is not None and same_data:
+        floor = float(committed) - tolerance
+        ndcg = report.ndcg(GATE_K)
+        passed = passed and ndcg >= floor
+        relation = "is within tolerance of" if ndcg >= floor else "is below"
+        reasons.append(
+            f"warm start: NDCG@10 at k={GATE_K} {ndcg:.4f} {relation} the committed "
+            f"baseline's floor {floor:.4f}"
+        )
+    return passed, reasons
 
 
 def model_version_activate(*, version: ModelVersion, rollback: bool = False) -> GateVerdict:
@@ -415,3 +617,18 @@ def model_version_activate(*, version: ModelVersion, rollback: bool = False) -> 
         transaction.on_commit(lambda: cache.set(ACTIVE_MARKER_KEY, marker, ACTIVE_MARKER_TTL))
     logger.info("model activated", extra={"version": version.version, "rollback": rollback})
     return decision
+
+
+def model_preload() -> None:
+    """Load the active model now, so no request pays for it: a new worker calls this before it
+    takes traffic (gunicorn's ``post_worker_init``, after a crash, a recycle or a deploy).
+
+    Never raises: with no model, or the database or cache unreachable, the worker still starts,
+    `active_model()` tries again on the first request and the failure is logged.
+    """
+    try:
+        active_model()
+    except ModelNotReady as exc:
+        logger.warning("no model preloaded", extra={"reason": exc.message})
+    except Exception:  # the worker must start; the first request retries and reports
+        logger.exception("model preload failed")

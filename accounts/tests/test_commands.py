@@ -93,6 +93,42 @@ def test_if_prefix_unknown_then_command_error():
         call_command("revoke_api_key", "nope1234", stdout=StringIO())
 
 
+def test_if_database_unavailable_then_command_error_and_nothing_revoked(monkeypatch):
+    from django.db import OperationalError
+    from django.db.models import QuerySet
+
+    api_key, _ = api_key_create(name="partner")
+
+    def unavailable(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(QuerySet, "first", unavailable)
+        with pytest.raises(CommandError, match="The database is unavailable, nothing was revoked"):
+            call_command("revoke_api_key", api_key.prefix, stdout=StringIO())
+
+    assert not ApiKey.objects.get(pk=api_key.pk).revoked
+
+
+def test_if_redis_unavailable_then_revoke_still_succeeds():
+    from django.core.cache import cache
+
+    from movierec.cache import redis_cache
+
+    api_key, _ = api_key_create(name="partner")
+    redis = redis_cache(cache)
+    if redis is not None:
+        redis.breaker.failed(ConnectionError("test"))  # as after a timeout
+    try:
+        lines = run("revoke_api_key", api_key.prefix)
+    finally:
+        if redis is not None:
+            redis.breaker.succeeded()
+
+    assert lines == [f"Revoked API key 'partner' (prefix {api_key.prefix})."]
+    assert ApiKey.objects.get(pk=api_key.pk).revoked
+
+
 def test_if_already_revoked_then_command_error():
     api_key, _ = api_key_create(name="partner")
     api_key_revoke(api_key=api_key)

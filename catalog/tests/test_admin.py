@@ -56,6 +56,12 @@ def _first(model: type[Any]) -> int:
     return model.objects.order_by("pk").values_list("pk", flat=True).first()
 
 
+def _estimate_query(query: str) -> int:
+    # An unfiltered list on Postgres first reads the planner's row estimate (pg_class) so
+    # that it never counts every row; SQLite and filtered lists count exactly.
+    return int(connection.vendor == "postgresql" and not query)
+
+
 MOVIES, RATERS = "catalog_movie_changelist", "catalog_rater_changelist"
 CHANGELISTS = {
     # Session and user are 2 of each count; then the count, the filters' choices, the page.
@@ -70,7 +76,8 @@ CHANGELISTS = {
     "ratings of one movie": ("catalog_rating_changelist", "?movie__id__exact={movie}", 6),
     "ratings by year": ("catalog_rating_changelist", "?rated=1998&rating=3", 6),
     "ratings by month": ("catalog_rating_changelist", "?rated=1998-01", 6),
-    "ratings searched": ("catalog_rating_changelist", "?q=movie", 7),  # + the movies' ids
+    # + the movies' ids, + how many ratings they have (few are sorted, not met on the index)
+    "ratings searched": ("catalog_rating_changelist", "?q=movie", 8),
 }  # fmt: skip
 
 
@@ -89,7 +96,7 @@ def test_changelist_queries_do_not_grow_with_rows(
 
     assert status == 200
     assert many == few, f"{name}: {few} queries with 3 rows, {many} with 33"
-    assert many <= bound
+    assert many <= bound + _estimate_query(query)
     assert "Server Error" not in page
 
 
@@ -266,7 +273,7 @@ def test_if_changelist_opened_then_no_query_reads_every_rating(
     genre = Genre.objects.get(name="Drama").pk
     url = reverse(f"admin:{name}") + query.format(movie=_first(Movie), genre=genre)
     admin_client.get(url)
-    with django_assert_max_num_queries(bound) as queries:
+    with django_assert_max_num_queries(bound + _estimate_query(query)) as queries:
         response = admin_client.get(url)
     assert response.status_code == 200
     for sql in (query["sql"] for query in queries.captured_queries):
@@ -277,7 +284,7 @@ def test_if_changelist_opened_then_no_query_reads_every_rating(
         assert 'LEFT OUTER JOIN "catalog_rating"' not in sql
         if sql.startswith("SELECT COUNT(*)"):
             assert '"rating_count"' not in sql
-            assert "LIMIT 10001" in sql or " WHERE " not in sql
+            assert "LIMIT 10001" in sql or "LIMIT 50000" in sql or " WHERE " not in sql
 
 
 def _ratings_on(*days: datetime) -> None:
@@ -359,12 +366,12 @@ def test_if_view_site_followed_then_it_opens_the_api_docs(admin_client: Client) 
 
 
 def test_if_ratings_searched_then_every_word_must_be_in_the_title(admin_client: Client) -> None:
-    for title in ("Star Wars (1977)", "Star Trek (1979)", "Wars of Roses (1990)"):
+    for day, title in enumerate(("Star Wars (1977)", "Star Trek (1979)", "Wars of Roses (1990)")):
         Rating.objects.create(
             rater=make_rater(),
             movie=make_movie(title=title),
             rating=4,
-            rated_at=datetime(1998, 1, 1, tzinfo=UTC),
+            rated_at=datetime(1998, 1, 1 + day, tzinfo=UTC),
         )
     url = reverse("admin:catalog_rating_changelist")
 
@@ -373,5 +380,9 @@ def test_if_ratings_searched_then_every_word_must_be_in_the_title(admin_client: 
         return sorted(r.movie.title for r in response.context["cl"].result_list)
 
     assert found("star") == ["Star Trek (1979)", "Star Wars (1977)"]
+    newest = admin_client.get(url, {"q": "star"}).context["cl"].result_list
+    assert [r.movie.title for r in newest] == ["Star Trek (1979)", "Star Wars (1977)"]
+    oldest = admin_client.get(url, {"q": "star", "o": "4"}).context["cl"].result_list
+    assert [r.movie.title for r in oldest] == ["Star Wars (1977)", "Star Trek (1979)"]
     assert found("wars STAR") == ["Star Wars (1977)"]
     assert found("nothing") == []

@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 
-from catalog import services
+from catalog import bulk, services
 from catalog.errors import ChecksumMismatch, IngestConflict, IngestError, MalformedData
 from catalog.models import Genre, Movie, Rater, Rating
 from catalog.selectors import CATALOGUE_VERSION_KEY, catalogue_version
@@ -225,15 +225,12 @@ def test_failure_while_writing_rolls_everything_back(
     _replace_line(tiny_copy / "u.item", 2, "2|Renamed (1996)|14-Feb-1996|||0|0|1|1|0|0")
     _append(tiny_copy / "u.user", "9|20|F|student|00000\n")
     before = catalogue_snapshot()
-    real_sync = services._sync
 
-    def fail_on_ratings(model: Any, *args: Any, **kwargs: Any) -> Any:
+    def fail_on_ratings(*args: Any, **kwargs: Any) -> Any:
         # Genres, movies and raters are written by now; ratings blow up.
-        if model is Rating:
-            raise RuntimeError("disk full")
-        return real_sync(model, *args, **kwargs)
+        raise RuntimeError("disk full")
 
-    monkeypatch.setattr(services, "_sync", fail_on_ratings)
+    monkeypatch.setattr(services, "_sync_ratings", fail_on_ratings)
 
     with pytest.raises(RuntimeError, match="disk full"):
         movielens_ingest(source=tiny_copy)
@@ -349,16 +346,12 @@ def test_failure_after_dropping_foreign_keys_rolls_back_the_drop_too(
     monkeypatch.setattr(services, "_BULK_FOREIGN_KEY_CHECK", 1)
     before = _rating_foreign_keys()
 
-    real_copy = services._copy
-
-    def broken_copy(model: Any, *args: Any, **kwargs: Any) -> None:
+    def broken_copy(*args: Any, **kwargs: Any) -> None:
         # Genres, movies and raters are in; the ratings' foreign keys have just been dropped.
-        if model is Rating:
-            assert _rating_foreign_keys() == []
-            raise RuntimeError("connection lost mid-COPY")
-        real_copy(model, *args, **kwargs)
+        assert _rating_foreign_keys() == []
+        raise RuntimeError("connection lost mid-COPY")
 
-    monkeypatch.setattr(services, "_copy", broken_copy)
+    monkeypatch.setattr(bulk, "insert_ratings", broken_copy)
     with pytest.raises(RuntimeError, match="mid-COPY"):
         movielens_ingest(source=movielens_tiny)
 

@@ -85,3 +85,11 @@ def test_if_breaker_period_passes_then_one_call_tries_again() -> None:
     breaker.succeeded()
     assert breaker.allow() is True
     assert not breaker.is_open
+
+
+def test_if_two_backends_share_a_server_then_they_share_its_breaker() -> None:
+    # Django builds one backend per thread; a dead Redis must be skipped by all of them.
+    first = PooledRedisCache("redis://127.0.0.1:1/0", {})
+    second = PooledRedisCache("redis://127.0.0.1:1/0", {})
+
+    assert first.breaker is second.breaker

@@ -317,6 +317,18 @@ def test_if_host_is_not_allowed_then_400_json(api_client: APIClient, url: str) -
     assert response.json() == INVALID_HOST
 
 
+def test_if_host_is_not_allowed_then_no_error_is_logged(
+    api_client: APIClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO")
+
+    # /readyz is host-checked; GET /healthz is answered before host validation, so that a
+    # container probe passes whatever DJANGO_ALLOWED_HOSTS lists (test_health covers it).
+    assert api_client.get("/readyz", HTTP_HOST="evil.example").status_code == 400
+
+    assert [r.levelname for r in caplog.records if r.levelno >= 40] == []
+
+
 def test_if_host_is_not_allowed_on_admin_then_djangos_own_page(client: Client) -> None:
     response = client.get("/admin/login/", HTTP_HOST="evil.example")
 

@@ -68,7 +68,13 @@ def _documented(schema: dict[str, Any], path: str) -> set[int]:
 
 def test_schema_documents_both_endpoints_with_post_only(schema: dict[str, Any]) -> None:
     assert schema["openapi"].startswith("3.")
-    assert set(schema["paths"]) == {AUTHENTICATE, RECOMMEND}
+    # The feedback endpoints are pinned in recommender/tests/test_feedback_schema.py.
+    assert set(schema["paths"]) == {
+        AUTHENTICATE,
+        RECOMMEND,
+        "/api/feedback",
+        "/api/feedback/{client_ref}",
+    }
     for path in (AUTHENTICATE, RECOMMEND):
         assert set(schema["paths"][path]) == {"post"}
 
@@ -95,13 +101,18 @@ def test_recommend_request_body_lists_fields_ranges_and_enums(schema: dict[str, 
 
     assert _operation(schema, RECOMMEND)["requestBody"]["required"] is True
     assert body["type"] == "object"
-    assert set(fields) == {"age", "gender", "occupation", "limit"}
+    # The request options are pinned in recommender/tests/test_recommend_options.py.
+    assert {"age", "gender", "occupation", "limit"} <= set(fields)
     assert sorted(body["required"]) == ["age", "gender", "occupation"]
-    assert fields["age"] == {"type": "integer", "minimum": 1, "maximum": 120}
-    assert fields["limit"] == {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}
-    gender = _resolve(schema, fields["gender"])
+    plain = {
+        name: {k: v for k, v in field.items() if k not in ("description", "example")}
+        for name, field in fields.items()
+    }
+    assert plain["age"] == {"type": "integer", "minimum": 1, "maximum": 120}
+    assert plain["limit"] == {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}
+    gender = _resolve(schema, fields["gender"].get("allOf", [fields["gender"]])[0])
     assert (gender["type"], gender["enum"]) == ("string", ["M", "F", "O"])
-    occupation = _resolve(schema, fields["occupation"])
+    occupation = _resolve(schema, fields["occupation"].get("allOf", [fields["occupation"]])[0])
     assert occupation["type"] == "string"
     assert sorted(occupation["enum"]) == OCCUPATIONS
     assert len(occupation["enum"]) == 21
@@ -194,9 +205,9 @@ def _throttled(client: APIClient, request: pytest.FixtureRequest) -> Any:
     return client.post(AUTHENTICATE, {"key": "nope"}, format="json")
 
 
-def _recommend_served(client: APIClient, request: pytest.FixtureRequest) -> Any:
+def _recommend_served(client: APIClient, request: pytest.FixtureRequest, **options: Any) -> Any:
     request.getfixturevalue("trained")
-    return client.post(RECOMMEND, PROFILE, format="json", **_bearer(request))
+    return client.post(RECOMMEND, {**PROFILE, **options}, format="json", **_bearer(request))
 
 
 PROVOKE: dict[str, dict[int, Provoke]] = {
@@ -237,6 +248,9 @@ MORE: list[tuple[str, int, Provoke]] = [
         (path, 400, lambda c, r, path=path: c.post(path, [1, 2], format="json", **_bearer(r)))
         for path in (RECOMMEND, AUTHENTICATE)
     ],
+    (RECOMMEND, 200, lambda c, r: _recommend_served(c, r, detail=True)),
+    (RECOMMEND, 200, lambda c, r: _recommend_served(c, r, detail=True, genres=["Documentary"])),
+    (RECOMMEND, 400, lambda c, r: _recommend_served(c, r, exclude=["No Such Title"])),
     *[
         (path, 400, lambda c, r, path=path: c.post(path, '"\\ud800"', **JSON, **_bearer(r)))
         for path in (RECOMMEND, AUTHENTICATE)
@@ -259,9 +273,13 @@ MORE: list[tuple[str, int, Provoke]] = [
 
 
 def _strict(node: Any) -> Any:
-    """The schema with every documented object closed: an undocumented field is an error."""
+    """The schema with every documented object closed: an undocumented field is an error.
+
+    OpenAPI 3.0's ``nullable`` becomes the JSON Schema type list jsonschema understands."""
     if isinstance(node, dict):
-        closed = {key: _strict(value) for key, value in node.items()}
+        closed = {key: _strict(value) for key, value in node.items() if key != "nullable"}
+        if node.get("nullable") is True and isinstance(node.get("type"), str):
+            closed["type"] = [node["type"], "null"]
         if "properties" in closed and "additionalProperties" not in closed:
             closed["additionalProperties"] = False
         return closed

@@ -25,12 +25,22 @@ import numpy as np
 import sklearn
 
 from recommender.ml.features import FEATURE_NAMES
+from recommender.ml.segments import SegmentCounts
 from recommender.ml.training import RecommenderModel, TrainParams
+from recommender.ml.warm import COMPONENTS, Neighbours, WarmModel, WarmParams
 
-# 1: npz of movie_ids, weights, intercept, genre_prior_coef, genre_prior_bias + meta.
-FORMAT_VERSION = 1
+# 1: npz of movie_ids, weights, intercept, genre_prior_coef, genre_prior_bias + meta;
+#    optionally segment_raters and segment_likes (+ "segment_names" in meta), read when
+#    present, so artifacts written before them still load (without explanations).
+# 2: adds the warm-start item models: warm_movie_ids and, per item model,
+#    warm_<name>_index / warm_<name>_weight, with their blend under meta["warm"].
+FORMAT_VERSION = 2
+# Versions this code still reads (a format-1 artifact serves without warm start).
+READABLE_VERSIONS = (1, 2)
 
 _ARRAYS = ("movie_ids", "weights", "intercept", "genre_prior_coef", "genre_prior_bias")
+_SEGMENT_ARRAYS = ("segment_raters", "segment_likes")
+_WARM_IDS = "warm_movie_ids"
 _META = "meta"
 _ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 # Names what is signed, so that a key derived for artifacts signs nothing else and the
@@ -119,6 +129,16 @@ def dumps(model: RecommenderModel, *, meta: dict[str, Any]) -> tuple[bytes, str]
         "params": model.params.to_dict(),
         "meta": meta,
     }
+    if model.segments is not None:
+        header["segment_names"] = list(model.segments.names)
+    if model.warm is not None:
+        header["warm"] = {
+            "params": model.warm.params.to_dict(),
+            "prior_c": model.warm.prior_c,
+            "mix": model.warm.mix,
+            "validation": dict(model.warm.validation),
+            "components": list(COMPONENTS),
+        }
     encoded = json.dumps(header, sort_keys=True).encode("utf-8")
     arrays: dict[str, np.ndarray] = {
         "movie_ids": np.asarray(model.movie_ids, dtype=np.int64),
@@ -128,6 +148,15 @@ def dumps(model: RecommenderModel, *, meta: dict[str, Any]) -> tuple[bytes, str]
         "genre_prior_bias": np.asarray(model.genre_prior_bias, dtype=np.float64),
         _META: np.frombuffer(encoded, dtype=np.uint8),
     }
+    if model.segments is not None:
+        arrays["segment_raters"] = np.asarray(model.segments.raters, dtype=np.int32)
+        arrays["segment_likes"] = np.asarray(model.segments.likes, dtype=np.int32)
+    if model.warm is not None:
+        arrays[_WARM_IDS] = np.asarray(model.warm.movie_ids, dtype=np.int64)
+        for name in COMPONENTS:
+            table = model.warm.components[name]
+            arrays[f"warm_{name}_index"] = np.asarray(table.index, dtype=np.int32)
+            arrays[f"warm_{name}_weight"] = np.asarray(table.weight, dtype=np.float32)
     data = _write_archive(arrays)
     return data, sha256_hex(data)
 
@@ -175,6 +204,7 @@ def loads(data: bytes, *, expected_sha256: str) -> RecommenderModel:
             raise ArtifactCorrupt(f"array {name!r} holds NaN or infinite values")
     return RecommenderModel(
         movie_ids=movie_ids.astype(np.int64),
+        segments=_segments(header, arrays, n_movies),
         weights=np.ascontiguousarray(arrays["weights"], dtype=np.float64),
         intercept=arrays["intercept"].astype(np.float64),
         genre_prior_coef=arrays["genre_prior_coef"].astype(np.float64),
@@ -182,6 +212,81 @@ def loads(data: bytes, *, expected_sha256: str) -> RecommenderModel:
         feature_names=feature_names,
         genre_names=genre_names,
         params=params,
+        warm=_warm_model(header, arrays),
+    )
+
+
+def _warm_model(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> WarmModel | None:
+    """The warm-start part of a format-2 artifact (None when it has none), checked."""
+    if "warm" not in header:
+        return None
+    try:
+        warm = dict(header["warm"])
+        params = WarmParams.from_dict(dict(warm["params"]))
+        prior_c, mix = float(warm["prior_c"]), float(warm["mix"])
+        validation = {str(k): float(v) for k, v in dict(warm.get("validation", {})).items()}
+        names = tuple(str(n) for n in warm["components"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ArtifactCorrupt(f"artifact warm-start metadata is malformed: {error}") from error
+    if names != COMPONENTS:
+        raise ArtifactIncompatible(f"artifact item models {names}, this code reads {COMPONENTS}")
+    if not (np.isfinite(prior_c) and prior_c > 0 and 0 <= mix <= 1):
+        raise ArtifactCorrupt("artifact warm-start blend weights are out of range")
+    movie_ids = arrays.get(_WARM_IDS)
+    if movie_ids is None or movie_ids.ndim != 1 or not np.issubdtype(movie_ids.dtype, np.integer):
+        raise ArtifactCorrupt("artifact warm_movie_ids are missing or not integers")
+    if len(movie_ids) and not (np.diff(movie_ids) > 0).all():
+        raise ArtifactCorrupt("warm_movie_ids are not strictly increasing")
+    n = len(movie_ids)
+    components = {}
+    for name in COMPONENTS:
+        index = arrays.get(f"warm_{name}_index")
+        weight = arrays.get(f"warm_{name}_weight")
+        if index is None or weight is None:
+            raise ArtifactCorrupt(f"artifact lacks the {name} neighbour table")
+        if index.ndim != 2 or index.shape[0] != n or weight.shape != index.shape:
+            raise ArtifactCorrupt(f"the {name} neighbour table has the wrong shape")
+        if not np.issubdtype(index.dtype, np.integer) or not np.issubdtype(
+            weight.dtype, np.floating
+        ):
+            raise ArtifactCorrupt(f"the {name} neighbour table has the wrong types")
+        if index.size and (index.min() < 0 or index.max() >= n):
+            raise ArtifactCorrupt(f"the {name} neighbour table points outside the movies")
+        if not np.isfinite(weight).all():
+            raise ArtifactCorrupt(f"the {name} neighbour table holds NaN or infinite values")
+        components[name] = Neighbours(
+            index=index.astype(np.int32), weight=weight.astype(np.float32)
+        )
+    return WarmModel(
+        movie_ids=movie_ids.astype(np.int64),
+        components=components,
+        prior_c=prior_c,
+        mix=mix,
+        params=params,
+        validation=validation,
+    )
+
+
+def _segments(
+    header: dict[str, Any], arrays: dict[str, np.ndarray], n_movies: int
+) -> SegmentCounts | None:
+    if not all(name in arrays for name in _SEGMENT_ARRAYS):
+        return None
+    names = header.get("segment_names")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ArtifactCorrupt("artifact has segment counts but no segment names")
+    raters, likes = arrays["segment_raters"], arrays["segment_likes"]
+    for name, array in (("segment_raters", raters), ("segment_likes", likes)):
+        if array.shape != (len(names), n_movies):
+            raise ArtifactCorrupt(
+                f"array {name!r} has shape {array.shape}, expected {(len(names), n_movies)}"
+            )
+        if not np.issubdtype(array.dtype, np.integer):
+            raise ArtifactCorrupt(f"array {name!r} is not integer")
+    if (likes < 0).any() or (likes > raters).any():
+        raise ArtifactCorrupt("segment likes must be between 0 and the segment's raters")
+    return SegmentCounts(
+        names=tuple(names), raters=raters.astype(np.int32), likes=likes.astype(np.int32)
     )
 
 
@@ -219,6 +324,10 @@ def _open(data: bytes, expected_sha256: str) -> tuple[dict[str, Any], dict[str, 
             header = json.loads(encoded.tobytes().decode("utf-8"))
             _check_compatible(header)
             arrays = {name: archive[name] for name in _ARRAYS}
+            # Optional arrays: segment counts, and a format-2 artifact's warm-start tables.
+            for name in archive.files:
+                if name in _SEGMENT_ARRAYS or name.startswith("warm_"):
+                    arrays[name] = archive[name]
     except ArtifactError:
         raise
     except (
@@ -238,10 +347,12 @@ def _check_compatible(header: Any) -> None:
     if not isinstance(header, dict):
         raise ArtifactCorrupt("artifact metadata is not a JSON object")
     version = header.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS or isinstance(version, bool):
         raise ArtifactIncompatible(
-            f"artifact format version {version!r}, this code reads {FORMAT_VERSION}"
+            f"artifact format version {version!r}, this code reads {list(READABLE_VERSIONS)}"
         )
+    if version == 1 and "warm" in header:
+        raise ArtifactCorrupt("a format-1 artifact cannot hold warm-start models")
     written = str(header.get("sklearn_version", ""))
     if _major_minor(written) != _major_minor(sklearn.__version__):
         raise ArtifactIncompatible(

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from recommender.ml.profile import GENDERS, MAX_AGE, MIN_AGE, OCCUPATIONS, Profile
 
@@ -172,25 +173,40 @@ def encode_raters(raters: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return ids, x
 
 
+def sparse_like_matrix(
+    ratings: pd.DataFrame,
+    rater_ids: np.ndarray,
+    movie_ids: np.ndarray,
+    threshold: int = 4,
+) -> sparse.csr_matrix:
+    """1.0 where the rater gave the movie at least ``threshold`` stars, as a CSR matrix.
+
+    Rows follow ``rater_ids`` and columns ``movie_ids``; an unrated pair is 0 (the
+    target is "rated it and liked it"). Ratings of raters or movies not listed are
+    ignored. Memory grows with the number of likes, not raters x movies (at 94,000
+    raters and 17,000 movies a dense matrix would take 12.8 GB).
+    """
+    _require_columns(ratings, ("rater_id", "movie_id", "rating"), "ratings")
+    rows = pd.Index(rater_ids).get_indexer(ratings["rater_id"].to_numpy())
+    cols = pd.Index(movie_ids).get_indexer(ratings["movie_id"].to_numpy())
+    liked = (ratings["rating"].to_numpy() >= threshold) & (rows >= 0) & (cols >= 0)
+    y = sparse.csr_matrix(
+        (np.ones(int(liked.sum())), (rows[liked], cols[liked])),
+        shape=(len(rater_ids), len(movie_ids)),
+    )
+    # A pair rated twice is still one like (COO -> CSR would add them up).
+    y.data[:] = 1.0
+    return y
+
+
 def like_matrix(
     ratings: pd.DataFrame,
     rater_ids: np.ndarray,
     movie_ids: np.ndarray,
     threshold: int = 4,
 ) -> np.ndarray:
-    """1.0 where the rater gave the movie at least ``threshold`` stars, else 0.0.
-
-    Rows follow ``rater_ids`` and columns ``movie_ids``; an unrated pair is 0 (the
-    target is "rated it and liked it"). Ratings of raters or movies not listed are
-    ignored.
-    """
-    _require_columns(ratings, ("rater_id", "movie_id", "rating"), "ratings")
-    rows = pd.Index(rater_ids).get_indexer(ratings["rater_id"].to_numpy())
-    cols = pd.Index(movie_ids).get_indexer(ratings["movie_id"].to_numpy())
-    liked = (ratings["rating"].to_numpy() >= threshold) & (rows >= 0) & (cols >= 0)
-    y = np.zeros((len(rater_ids), len(movie_ids)))
-    y[rows[liked], cols[liked]] = 1.0
-    return y
+    """``sparse_like_matrix`` as a dense array; only for small data (tests, inspection)."""
+    return sparse_like_matrix(ratings, rater_ids, movie_ids, threshold).toarray()
 
 
 def genre_matrix(

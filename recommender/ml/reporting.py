@@ -18,6 +18,7 @@ from typing import Any
 from recommender.ml.evaluation import COUNT_POPULARITY, LIKE_POPULARITY, EvaluationReport
 from recommender.ml.features import AGE_BUCKETS
 from recommender.ml.profile import OCCUPATIONS
+from recommender.ml.warm_evaluation import DEMOGRAPHIC, GATE_K, ITEM_KNN, MODEL, WarmReport
 
 # Segments with fewer held-out raters are greyed out: their NDCG moves with a few people.
 MIN_SEGMENT_RATERS = 20
@@ -462,3 +463,31 @@ def report_document(title: str, fragment: str) -> str:
         "h1 { font: 600 22px system-ui, sans-serif; margin: 0 0 8px; }</style>"
         f"</head><body><h1>{escape(title)}</h1>{fragment}</body></html>\n"
     )
+
+
+def warm_table(candidate: WarmReport, *, champion: WarmReport | None = None) -> str:
+    """Warm start: NDCG@10 and P@10 per number of liked movies, with the baselines, and
+    the per-fold paired differences at the gate's k."""
+    columns: list[tuple[str, WarmReport, str]] = [("candidate", candidate, MODEL)]
+    if champion is not None:
+        columns.append(("champion", champion, MODEL))
+    for name, label in ((DEMOGRAPHIC, "demographic"), (ITEM_KNN, "item-kNN")):
+        columns.append((label, candidate, name))
+    columns.append(("pop-likes", candidate, LIKE_POPULARITY))
+    width = 30
+    lines = ["warm start (k liked)".ljust(width) + "".join(n.rjust(12) for n, _, _ in columns)]
+    for metric, label in (("ndcg", "NDCG@10"), ("precision", "P@10")):
+        for k in candidate.ks:
+            cells = []
+            for _, report, ranker in columns:
+                figures = report.figures.get(ranker, {}).get(k)
+                value = getattr(figures, metric) if figures is not None else None
+                cells.append(("-" if value is None else f"{value:.4f}").rjust(12))
+            lines.append(f"{label} k={k}".ljust(width) + "".join(cells))
+    for name, diffs in candidate.paired.items():
+        label = "demographic" if name == DEMOGRAPHIC else "item-kNN"
+        folds = "  ".join(f"{d.mean:+.4f} [{d.low:+.4f}, {d.high:+.4f}]" for d in diffs)
+        lines.append(f"k={GATE_K} vs {label} per fold: {folds}")
+    verdict = "met" if candidate.beats_baselines() else "NOT met"
+    lines.append(f"k={GATE_K}: beats both baselines on every fold (95 % CI above zero): {verdict}")
+    return "\n".join(lines)

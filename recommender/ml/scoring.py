@@ -57,8 +57,18 @@ class Scorer:
         return len(self.movie_ids)
 
     def scores(self, profile: Profile) -> np.ndarray:
-        """The score of every catalogue movie for the profile (higher is better)."""
-        return encode_profile(profile) @ self.weights + self.intercept
+        """The score of every catalogue movie for the profile (higher is better).
+
+        ``x @ weights + intercept``, summed over the few non-zero features of x only (about
+        7 of 36: one age bucket, gender, occupation, ...): at 17,000 movies the full product
+        reads 4.9 MB of weights per call and is bound by memory, this reads a fifth of it.
+        """
+        x = encode_profile(profile)
+        scores = self.intercept.copy()
+        for i in np.flatnonzero(x).tolist():
+            value = x[i]
+            scores += self.weights[i] if value == 1.0 else value * self.weights[i]
+        return scores
 
     def scores_for_features(self, x: np.ndarray) -> np.ndarray:
         """Scores for many encoded profiles at once: shape (n_profiles, n_movies)."""
@@ -72,6 +82,7 @@ class Scorer:
         exclude_positions: Iterable[int] | np.ndarray | None = None,
         dedupe_keys: Sequence[Hashable] | np.ndarray | None = None,
         dedupe_slack: int | None = None,
+        allowed: np.ndarray | None = None,
     ) -> list[int]:
         """Catalogue positions of the k best movies for the profile, best first."""
         return self.rank(
@@ -80,6 +91,7 @@ class Scorer:
             exclude_positions=exclude_positions,
             dedupe_keys=dedupe_keys,
             dedupe_slack=dedupe_slack,
+            allowed=allowed,
         )
 
     def top_k_ids(self, profile: Profile, k: int) -> list[int]:
@@ -94,13 +106,14 @@ class Scorer:
         exclude_positions: Iterable[int] | np.ndarray | None = None,
         dedupe_keys: Sequence[Hashable] | np.ndarray | None = None,
         dedupe_slack: int | None = None,
+        allowed: np.ndarray | None = None,
     ) -> list[int]:
         """Top-k positions of precomputed scores, ties broken by movie id.
 
-        Excluded positions are never returned. With ``dedupe_keys`` (one key per
-        catalogue position, e.g. a normalised title) a movie whose key was already
-        taken by a better-ranked movie is skipped. Fewer than k positions come back
-        when the catalogue runs out.
+        Excluded positions, and positions where ``allowed`` (a boolean mask) is False,
+        are never returned. With ``dedupe_keys`` (one key per catalogue position, e.g. a
+        normalised title) a movie whose key was already taken by a better-ranked movie
+        is skipped. Fewer than k positions come back when the catalogue runs out.
         """
         return rank_positions(
             scores,
@@ -109,6 +122,7 @@ class Scorer:
             exclude_positions=exclude_positions,
             dedupe_keys=dedupe_keys,
             dedupe_slack=dedupe_slack,
+            allowed=allowed,
         )
 
 
@@ -120,11 +134,13 @@ def rank_positions(
     exclude_positions: Iterable[int] | np.ndarray | None = None,
     dedupe_keys: Sequence[Hashable] | np.ndarray | None = None,
     dedupe_slack: int | None = None,
+    allowed: np.ndarray | None = None,
 ) -> list[int]:
     """Positions of the k highest scores, ties broken by ascending movie id.
 
     ``dedupe_slack``, if given, must be the number of positions whose dedupe key repeats
-    an earlier one (len(keys) - len(set(keys))).
+    an earlier one (len(keys) - len(set(keys))). ``allowed``, if given, is a boolean
+    mask over positions: the ranking is the unfiltered one with the others removed.
     """
     if k < 0:
         raise ValueError("k must not be negative")
@@ -133,7 +149,12 @@ def rank_positions(
         raise ValueError("dedupe_keys needs one key per catalogue position")
     if k == 0 or n == 0:
         return []
+    if allowed is not None and len(allowed) != n:
+        raise ValueError("allowed needs one flag per catalogue position")
     negated = -np.asarray(scores, dtype=np.float64)
+    if allowed is not None:
+        # A fresh array: np.where never writes into the caller's scores.
+        negated = np.where(allowed, negated, np.inf)
     if exclude_positions is not None:
         excluded = np.fromiter(exclude_positions, dtype=np.int64)
         if len(excluded):
@@ -151,7 +172,7 @@ def rank_positions(
     if wanted < n:
         # Partial selection, then an exact sort of everything tied with the last
         # wanted score, so that ties at the boundary are decided by movie id as well.
-        kth = np.partition(negated, wanted - 1)[wanted - 1]
+        kth = _kth_smallest_bound(negated, wanted)
         candidates = np.flatnonzero(negated <= kth)
     else:
         candidates = np.arange(n)
@@ -170,6 +191,26 @@ def rank_positions(
         if len(result) == k:
             break
     return result
+
+
+_BLOCK = 64
+
+
+def _kth_smallest_bound(values: np.ndarray, k: int) -> float:
+    """A value at least as large as the k-th smallest of ``values`` (k >= 1), and close to it.
+
+    The k smallest minima of groups of 64 values are k distinct values, so the k-th of them
+    bounds the k-th smallest from above. Finding it takes one pass and a partition of n/64
+    numbers instead of a partition of all n (at 17,000 movies, 20 µs instead of 100 µs);
+    everything at or below the bound is then sorted exactly, so the answer is the same.
+    """
+    n_blocks = len(values) // _BLOCK
+    if n_blocks < 4 * k:
+        return float(np.partition(values, k - 1)[k - 1])
+    # Groups of every n_blocks-th value: a minimum down the columns is vectorised, one
+    # along short rows is not (120 µs against 5 µs here).
+    minima = values[: n_blocks * _BLOCK].reshape(_BLOCK, n_blocks).min(axis=0)
+    return float(np.partition(minima, k - 1)[k - 1])
 
 
 def _hashable(keys: Sequence[Hashable] | np.ndarray) -> Iterable[Hashable]:

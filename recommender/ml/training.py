@@ -2,7 +2,8 @@
 
 For every rater x movie pair the target is 1 if the rater gave the movie 4-5 stars and
 0 otherwise (unrated pairs included). All movies share the same user features, so the
-fit is one multi-output ``Ridge``: X holds one demographic row per rater, Y one column
+fit is one multi-output ridge (``ridge_from_gram``, sklearn's answer from XᵀX and XᵀY with Y
+sparse): X holds one demographic row per rater, Y one column
 per movie, and each movie gets its own weight vector. That per-movie weight vector is
 the demographic x movie interaction, so the ranking changes with the profile; the
 intercept is the movie's overall like rate. Serving a profile is ``x @ W + b``.
@@ -13,20 +14,26 @@ maps genre flags to a movie's (intercept, weights), shrunk by ``unseen_prior_sca
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from scipy import linalg, sparse
 from sklearn.linear_model import Ridge
+from threadpoolctl import threadpool_limits
 
 from recommender.ml.features import (
     FEATURE_GROUPS,
     FEATURE_NAMES,
     encode_raters,
     genre_matrix,
-    like_matrix,
+    sparse_like_matrix,
 )
+from recommender.ml.segments import SegmentCounts, segment_counts
+
+if TYPE_CHECKING:
+    from recommender.ml.warm import WarmModel
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,8 @@ class RecommenderModel:
     - ``genre_prior_coef`` (n_genres, 1 + n_features) and ``genre_prior_bias``
       (1 + n_features,): an unseen movie with genre flags g gets
       ``bias + g @ coef`` as its (intercept, weights...) column.
+    - ``warm``: the item-to-item models for requests that name liked movies
+      (``recommender.ml.warm``), or None when the model has none (artifact format 1).
     """
 
     movie_ids: np.ndarray
@@ -91,6 +100,11 @@ class RecommenderModel:
     feature_names: tuple[str, ...]
     genre_names: tuple[str, ...]
     params: TrainParams
+    # Raters and likes per demographic segment and movie, for explanations: counted by
+    # `with_segments` for the model that serves (not for every evaluation fold); None in
+    # artifacts written before they were counted.
+    segments: SegmentCounts | None = None
+    warm: WarmModel | None = None
 
     @property
     def n_features(self) -> int:
@@ -115,6 +129,42 @@ def column_scales(params: TrainParams) -> np.ndarray:
     return np.array([by_group.get(group, 1.0) for group in FEATURE_GROUPS])
 
 
+def ridge_from_gram(
+    x: np.ndarray, y: sparse.spmatrix | np.ndarray, *, alpha: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Multi-output ridge with an intercept, from XᵀX and XᵀY only: (coef (p, m), intercept (m,)).
+
+    The answer of sklearn's ``Ridge(alpha).fit(x, y)`` (its cholesky solver: centre X and
+    Y, solve (XcᵀXc + alpha I) W = XcᵀYc, intercept = ȳ - x̄ W), without ever centring or
+    densifying Y: Xc's columns sum to zero, so XcᵀYc = XcᵀY, which a sparse Y gives
+    in O(likes x features). X is the small demographic design matrix (raters x 36).
+
+    BLAS runs on one thread: for matrices this thin, threads cost more in hand-offs than
+    they save (40x slower on a busy 2-core machine).
+    """
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _ridge_from_gram(np.asarray(x, dtype=np.float64), y, alpha=alpha)
+
+
+def _ridge_from_gram(
+    x: np.ndarray, y: sparse.spmatrix | np.ndarray, *, alpha: float
+) -> tuple[np.ndarray, np.ndarray]:
+    x_mean = x.mean(axis=0)
+    xc = x - x_mean
+    gram = xc.T @ xc
+    gram.flat[:: gram.shape[0] + 1] += alpha
+    if sparse.issparse(y):
+        xty = np.asarray((y.T @ xc).T)  # sparse (m, n) @ dense (n, p): stays O(nnz p)
+        y_mean = np.asarray(y.mean(axis=0), dtype=np.float64).reshape(-1)
+    else:
+        y = np.asarray(y, dtype=np.float64)
+        xty = xc.T @ y
+        y_mean = y.mean(axis=0)
+    coef = linalg.solve(gram, xty, assume_a="pos", overwrite_a=True)
+    intercept = y_mean - x_mean @ coef
+    return coef, intercept
+
+
 def train(
     ratings: pd.DataFrame,
     raters: pd.DataFrame,
@@ -130,6 +180,19 @@ def train(
     movies are ignored. The fit is closed-form, so ``seed`` only matters to solvers
     that randomise (it is passed on as ``random_state``).
     """
+    # One BLAS thread for the whole fit (see ridge_from_gram).
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _train(ratings, raters, movies, params=params, seed=seed)
+
+
+def _train(
+    ratings: pd.DataFrame,
+    raters: pd.DataFrame,
+    movies: pd.DataFrame,
+    *,
+    params: TrainParams,
+    seed: int,
+) -> RecommenderModel:
     rater_ids, x = encode_raters(raters)
     if len(np.unique(rater_ids)) != len(rater_ids):
         raise ValueError("raters has duplicate rater_id values")
@@ -145,13 +208,11 @@ def train(
     movie_ids = all_movie_ids[movie_order][rated]
     flags = all_flags[movie_order][rated]
 
-    y = like_matrix(known, rater_ids, movie_ids, threshold=params.like_threshold)
+    y = sparse_like_matrix(known, rater_ids, movie_ids, threshold=params.like_threshold)
     scales = column_scales(params)
-    ridge = Ridge(alpha=params.alpha, random_state=seed)
-    ridge.fit(x * scales, y)
+    coef, intercept = ridge_from_gram(x * scales, y, alpha=params.alpha)
     # Fold the scales back in so the stored weights apply to unscaled features.
-    weights = np.ascontiguousarray(np.asarray(ridge.coef_).T * scales[:, None])
-    intercept = np.asarray(ridge.intercept_, dtype=np.float64).reshape(-1)
+    weights = np.ascontiguousarray(coef * scales[:, None])
 
     columns = np.column_stack([intercept, weights.T])
     if len(genre_names):
@@ -172,3 +233,11 @@ def train(
         genre_names=genre_names,
         params=params,
     )
+
+
+def with_segments(
+    model: RecommenderModel, ratings: pd.DataFrame, raters: pd.DataFrame
+) -> RecommenderModel:
+    """The model with its training data's segment counts attached (see ml.segments)."""
+    counts = segment_counts(ratings, raters, model.movie_ids, threshold=model.params.like_threshold)
+    return replace(model, segments=counts)

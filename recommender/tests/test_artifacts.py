@@ -1,5 +1,6 @@
 """Pure tests of recommender.ml.artifacts: round trip and every refusal."""
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -25,6 +26,7 @@ from recommender.ml.artifacts import (
     verify,
 )
 from recommender.ml.training import RecommenderModel, TrainParams, train
+from recommender.ml.warm import COMPONENTS, WarmParams, fit_warm
 from recommender.tests import _synthetic
 
 
@@ -224,3 +226,74 @@ def test_if_no_signature_then_unsigned_telling_to_retrain() -> None:
     data, _ = dumps(_model(), meta={})
     with pytest.raises(ArtifactUnsigned, match=r"retrain with `python manage.py train_model`"):
         verify(data, signature="", key=b"k" * 32, version=1)
+
+
+def _warm_model() -> RecommenderModel:
+    ratings, raters, movies = (
+        _synthetic.warm_ratings(),
+        _synthetic.warm_raters(),
+        _synthetic.warm_movies(),
+    )
+    model = train(ratings, raters, movies)
+    warm = fit_warm(
+        ratings, raters, movies, demographic=model, warm_params=WarmParams(neighbours=4)
+    )
+    return dataclasses.replace(model, warm=warm)
+
+
+def test_if_model_with_warm_start_is_dumped_and_loaded_then_it_is_equal() -> None:
+    model = _warm_model()
+    assert model.warm is not None
+    data, digest = dumps(model, meta={})
+    loaded = loads(data, expected_sha256=digest)
+    assert loaded.warm is not None
+    assert np.array_equal(loaded.warm.movie_ids, model.warm.movie_ids)
+    for name in COMPONENTS:
+        assert np.array_equal(loaded.warm.components[name].index, model.warm.components[name].index)
+        assert np.array_equal(
+            loaded.warm.components[name].weight, model.warm.components[name].weight
+        )
+    assert (loaded.warm.prior_c, loaded.warm.mix) == (model.warm.prior_c, model.warm.mix)
+    assert loaded.warm.params == model.warm.params
+    assert loaded.warm.validation == model.warm.validation
+    assert dumps(loaded, meta={}) == (data, digest)
+
+
+def test_if_artifact_is_format_1_then_it_loads_without_warm_start() -> None:
+    data, _ = dumps(_model(), meta={})
+    rewritten, digest = _rewrite(data, format_version=1)
+    assert loads(rewritten, expected_sha256=digest).warm is None
+
+
+def test_if_a_format_1_artifact_claims_warm_start_then_it_is_corrupt() -> None:
+    data, _ = dumps(_warm_model(), meta={})
+    rewritten, digest = _rewrite(data, format_version=1)
+    with pytest.raises(ArtifactCorrupt, match="format-1"):
+        loads(rewritten, expected_sha256=digest)
+
+
+@pytest.mark.parametrize(
+    ("array", "value", "message"),
+    [
+        ("warm_cosine_index", np.full((12, 4), 99, dtype=np.int32), "points outside"),
+        ("warm_rp3beta_weight", np.full((12, 4), np.nan, dtype=np.float32), "NaN"),
+        ("warm_cosine_weight", np.zeros((12, 3), dtype=np.float32), "wrong shape"),
+        ("warm_movie_ids", np.arange(12, 0, -1), "strictly increasing"),
+    ],
+)
+def test_if_a_warm_start_table_is_damaged_then_artifact_is_corrupt(
+    array: str, value: np.ndarray, message: str
+) -> None:
+    data, _ = dumps(_warm_model(), meta={})
+    rewritten, digest = _rewrite(data, **{array: value})
+    with pytest.raises(ArtifactCorrupt, match=message):
+        loads(rewritten, expected_sha256=digest)
+
+
+def test_if_warm_start_blend_is_out_of_range_then_artifact_is_corrupt() -> None:
+    data, _ = dumps(_warm_model(), meta={})
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        header = json.loads(archive["meta"].tobytes().decode("utf-8"))
+    rewritten, digest = _rewrite(data, warm={**header["warm"], "mix": 1.5})
+    with pytest.raises(ArtifactCorrupt, match="blend weights"):
+        loads(rewritten, expected_sha256=digest)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 
 from accounts.selectors import api_key_get_by_prefix
 from accounts.services import api_key_revoke
@@ -23,4 +24,6 @@ class Command(BaseCommand):
             api_key_revoke(api_key=api_key)
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
+        except DatabaseError as exc:
+            raise CommandError(f"The database is unavailable, nothing was revoked: {exc}") from exc
         self.stdout.write(f"Revoked API key {api_key.name!r} (prefix {api_key.prefix}).")

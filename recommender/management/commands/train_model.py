@@ -10,9 +10,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from movierec.errors import ApplicationError
 from recommender import registry
-from recommender.ml.reporting import comparison_table
+from recommender.ml.reporting import comparison_table, warm_table
 from recommender.reports import version_report_write
-from recommender.services import evaluation_report, model_train
+from recommender.services import evaluation_report, model_train, warm_report
 
 
 class Command(BaseCommand):
@@ -41,6 +41,11 @@ class Command(BaseCommand):
             action="store_true",
             help="skip if the active version was trained on this data",
         )
+        parser.add_argument(
+            "--no-feedback",
+            action="store_true",
+            help="train on the MovieLens raters only, leaving out POST /api/feedback people",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -48,6 +53,7 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 activate=not options["no_activate"],
                 if_stale=options["if_stale"],
+                feedback=not options["no_feedback"],
                 progress=self._progress,
             )
         except ApplicationError as exc:
@@ -66,12 +72,22 @@ class Command(BaseCommand):
                 reference=registry.reference_figures(),
             )
             self.stdout.write(table)
+            warm = warm_report(version)
+            if warm is not None:
+                rival = warm_report(outcome.champion) if outcome.champion else None
+                self.stdout.write(warm_table(warm, champion=rival))
             path = version_report_write(
                 version=version, champion=outcome.champion, directory=options["report_dir"]
             )
             self.stdout.write(f"report: {path}")
         for reason in outcome.gate["reasons"]:
             self.stdout.write(f"  gate: {reason}")
+        data = version.metrics.get("training_data", {})
+        if data:
+            self.stdout.write(
+                f"  data: {data['movielens_raters']} MovieLens raters, "
+                f"{data['feedback_people']} feedback people ({data['feedback_ratings']} ratings)"
+            )
         previous = outcome.champion
         # A candidate for `make gate` (--no-activate) is a deliberate repeat; say it otherwise.
         if (

@@ -1,0 +1,181 @@
+"""Pure tests of recommender.ml.warm: item models, reveal rule, blend and serving."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from recommender.ml import warm as warm_module
+from recommender.ml.scoring import Scorer
+from recommender.ml.training import train
+from recommender.ml.warm import (
+    COMPONENTS,
+    WarmParams,
+    WarmScorer,
+    blend_scores,
+    cosine_neighbours,
+    fit_warm,
+    liked_matrix,
+    reveal,
+    reveal_order,
+    rp3_neighbours,
+    top_rows,
+)
+from recommender.tests import _synthetic
+
+# Raters x movies: r1 likes 0 and 1, r2 likes all three, r3 likes 1 and 2.
+LIKES = sp.csr_matrix(np.array([[1, 1, 0], [1, 1, 1], [0, 1, 1]], dtype=np.float64))
+
+
+def _weights(table: warm_module.Neighbours, row: int) -> dict[int, float]:
+    return {
+        int(i): float(w) for i, w in zip(table.index[row], table.weight[row], strict=True) if w > 0
+    }
+
+
+def _warm_frames() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    return _synthetic.warm_ratings(), _synthetic.warm_raters(), _synthetic.warm_movies()
+
+
+def test_if_liked_matrix_is_built_then_only_ratings_at_threshold_count_once() -> None:
+    ratings = pd.DataFrame(
+        {"rater_id": [1, 1, 2, 2, 9], "movie_id": [10, 20, 10, 10, 10], "rating": [4, 3, 5, 5, 5]}
+    )
+    matrix = liked_matrix(ratings, np.array([1, 2]), np.array([10, 20]), threshold=4)
+    assert matrix.toarray().tolist() == [[1.0, 0.0], [1.0, 0.0]]
+
+
+def test_if_cosine_neighbours_then_hand_computed_similarities_without_self() -> None:
+    table = cosine_neighbours(LIKES, shrinkage=0.0, neighbours=5)
+    # co(0,1) = 2, co(0,2) = 1; like counts 2, 3, 2.
+    assert _weights(table, 0) == pytest.approx({1: 2 / math.sqrt(6), 2: 0.5})
+    assert _weights(table, 1) == pytest.approx({0: 2 / math.sqrt(6), 2: 2 / math.sqrt(6)})
+    shrunk = cosine_neighbours(LIKES, shrinkage=1.0, neighbours=5)
+    assert _weights(shrunk, 0) == pytest.approx({1: 2 / (math.sqrt(6) + 1), 2: 1 / 3})
+
+
+def test_if_neighbours_are_pruned_then_the_best_ones_are_kept() -> None:
+    table = cosine_neighbours(LIKES, shrinkage=0.0, neighbours=1)
+    assert table.index.shape == (3, 1)
+    assert _weights(table, 0) == pytest.approx({1: 2 / math.sqrt(6)})
+    assert _weights(table, 2) == pytest.approx({1: 2 / math.sqrt(6)})
+
+
+def test_if_rp3beta_then_hand_computed_walk_divided_by_popularity() -> None:
+    # Rater degrees 2, 3, 2. From movie 0 (liked by r1, r2): to 1 via r1 (1/2 * 1/2) and
+    # r2 (1/2 * 1/3); to 2 via r2 only (1/2 * 1/3).
+    plain = rp3_neighbours(LIKES, alpha=1.0, beta=0.0, neighbours=5)
+    assert _weights(plain, 0) == pytest.approx({1: 1 / 4 + 1 / 6, 2: 1 / 6})
+    penalised = rp3_neighbours(LIKES, alpha=1.0, beta=0.5, neighbours=5)
+    assert _weights(penalised, 0) == pytest.approx(
+        {1: (1 / 4 + 1 / 6) / math.sqrt(3), 2: 1 / 6 / math.sqrt(2)}
+    )
+
+
+def test_if_fitted_in_tiny_blocks_then_tables_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    ratings, raters, movies = _warm_frames()
+    likes = liked_matrix(
+        ratings, raters["rater_id"].to_numpy(), movies["movie_id"].to_numpy(), threshold=4
+    )
+    whole = warm_module.fit_item_models(likes, WarmParams(neighbours=4))
+    monkeypatch.setattr(warm_module, "_BLOCK_ENTRIES", 1)  # one movie per block
+    blocked = warm_module.fit_item_models(likes, WarmParams(neighbours=4))
+    for name in COMPONENTS:
+        assert np.array_equal(whole[name].weight, blocked[name].weight)
+        assert np.array_equal(whole[name].index, blocked[name].index)
+
+
+def test_if_likes_are_revealed_then_the_rule_is_seeded_by_1000_plus_the_rater_id() -> None:
+    likes = [30, 10, 20, 50, 40]
+    expected = np.random.default_rng(1007).permutation([10, 20, 30, 40, 50])
+    assert reveal_order(likes, 7).tolist() == expected.tolist()
+    shown, rest = reveal(likes, 7, 2)
+    assert shown.tolist() == expected[:2].tolist()
+    assert rest.tolist() == expected[2:].tolist()
+    # Nested: the reveal of 3 extends the reveal of 1; another rater draws otherwise.
+    assert reveal(likes, 7, 3)[0][:1].tolist() == reveal(likes, 7, 1)[0].tolist()
+    assert reveal_order(likes, 8).tolist() != expected.tolist()
+
+
+def test_if_a_rater_has_no_more_likes_than_k_then_reveal_refuses() -> None:
+    with pytest.raises(ValueError, match="more than k=3"):
+        reveal([1, 2, 3], 1, 3)
+
+
+def test_if_no_likes_then_blend_is_the_prior_itself() -> None:
+    prior = np.array([0.3, 0.1, 0.2])
+    items = [np.array([0.0, 5.0, 1.0]), np.array([0.0, 1.0, 0.0])]
+    assert blend_scores(prior, items, k=0, prior_c=0.5, mix=0.5) is prior
+
+
+def test_if_scores_are_rescaled_then_the_blend_ranks_the_same() -> None:
+    prior = np.array([0.3, 0.1, 0.2, 0.25])
+    items = [np.array([0.0, 2.0, 1.0, 0.5]), np.array([0.1, 0.3, 0.0, 0.2])]
+    blended = blend_scores(prior, items, k=2, prior_c=1.0, mix=0.5)
+    rescaled = blend_scores(prior * 10, [items[0] / 7, items[1] * 3], k=2, prior_c=1.0, mix=0.5)
+    assert np.argsort(blended).tolist() == np.argsort(rescaled).tolist()
+    assert rescaled == pytest.approx(blended)
+
+
+def test_if_more_movies_are_liked_then_the_item_evidence_weighs_more() -> None:
+    prior = np.array([1.0, 0.0])
+    items = [np.array([0.0, 1.0]), np.array([0.0, 1.0])]
+    one = blend_scores(prior, items, k=1, prior_c=2.0, mix=0.5)
+    ten = blend_scores(prior, items, k=10, prior_c=2.0, mix=0.5)
+    assert one[0] > one[1]  # the prior (weight 2/3) still wins with one like
+    assert ten[1] > ten[0]  # the items (weight 10/12) win with ten
+
+
+def test_if_a_score_vector_is_constant_then_it_contributes_nothing() -> None:
+    prior = np.array([0.2, 0.1, 0.3])
+    flat = [np.zeros(3), np.ones(3)]
+    blended = blend_scores(prior, flat, k=3, prior_c=1.0, mix=0.5)
+    assert np.argsort(blended).tolist() == np.argsort(prior).tolist()
+
+
+def test_if_top_rows_then_excluded_columns_never_come_back() -> None:
+    scores = np.array([[0.9, 0.8, 0.1, 0.5], [0.1, 0.2, 0.3, 0.4]])
+    assert top_rows(scores, np.array([0]), 2) == [[1, 3], [3, 2]]
+
+
+def test_if_fitted_then_the_blend_is_a_grid_point_chosen_by_validation() -> None:
+    ratings, raters, movies = _warm_frames()
+    params = WarmParams(neighbours=5, prior_grid=(0.2, 5.0), mix_grid=(0.0, 1.0))
+    demographic = train(ratings, raters, movies)
+    model = fit_warm(ratings, raters, movies, demographic=demographic, warm_params=params)
+    assert set(model.validation) == {"0.2/0", "0.2/1", "5/0", "5/1"}
+    best = max(model.validation.values())
+    assert model.validation[f"{model.prior_c:g}/{model.mix:g}"] == best
+    # Taste is not demographic here, so the validation prefers the item evidence.
+    assert model.prior_c == 0.2
+    assert np.array_equal(model.movie_ids, demographic.movie_ids)
+    assert model.components["cosine"].index.shape == (len(demographic.movie_ids), 5)
+
+
+def test_if_liked_movies_given_then_their_taste_ranks_first() -> None:
+    ratings, raters, movies = _warm_frames()
+    demographic = train(ratings, raters, movies)
+    model = fit_warm(ratings, raters, movies, demographic=demographic)
+    movie_ids = movies["movie_id"].to_numpy()
+    scorer = Scorer(demographic, movie_ids, movies[["Action", "Drama", "Comedy"]].to_numpy())
+    serving = WarmScorer(model, movie_ids)
+    prior = scorer.scores_for_features(np.zeros((1, demographic.n_features)))[0]
+    liked = np.searchsorted(movie_ids, [6, 7])
+    ranked = scorer.rank(serving.scores(prior, liked), 3, exclude_positions=liked)
+    assert {int(movie_ids[i]) for i in ranked} == {8, 9, 10}
+
+
+def test_if_liked_movies_are_unknown_to_the_model_then_the_prior_is_served() -> None:
+    ratings, raters, movies = _warm_frames()
+    demographic = train(ratings[ratings["movie_id"] != 12], raters, movies)
+    model = fit_warm(ratings[ratings["movie_id"] != 12], raters, movies, demographic=demographic)
+    # The catalogue has a movie 99 the model never saw, and lacks the model's movie 3.
+    catalogue = np.array([1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 99])
+    serving = WarmScorer(model, catalogue)
+    prior = np.linspace(0.0, 1.0, len(catalogue))
+    assert serving.scores(prior, np.array([10, 11])) is prior
+    blended = serving.scores(prior, np.array([0, 11]))
+    assert blended.shape == (len(catalogue),)
+    assert np.isfinite(blended).all()
