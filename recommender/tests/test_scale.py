@@ -102,9 +102,11 @@ def test_if_scale_5_is_ingested_and_trained_then_memory_stays_bounded(tmp_path: 
         }
     # Measured on SQLite: ingest 250 MB, train 290 MB, of which the interpreter, Django,
     # numpy and pandas take 190 MB. The dense like matrix alone was 140 MB here, and twice
-    # that inside Ridge; a Python tuple per rating cost about 200 MB more.
+    # that inside Ridge; a Python tuple per rating cost about 200 MB more. Training also fits
+    # the warm-start item model since, which took train to 656-687 MB on Postgres: the bound
+    # holds that figure, so a further regression (or a dense copy per fold) still fails here.
     assert peaks["ingest"] < 450, peaks
-    assert peaks["train"] < 450, peaks
+    assert peaks["train"] < 800, peaks
 
 
 @contextmanager
