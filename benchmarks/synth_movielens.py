@@ -32,27 +32,11 @@ from urllib.parse import quote
 
 import numpy as np
 
-GENRES = (
-    "unknown",
-    "Action",
-    "Adventure",
-    "Animation",
-    "Children's",
-    "Comedy",
-    "Crime",
-    "Documentary",
-    "Drama",
-    "Fantasy",
-    "Film-Noir",
-    "Horror",
-    "Musical",
-    "Mystery",
-    "Romance",
-    "Sci-Fi",
-    "Thriller",
-    "War",
-    "Western",
-)
+# Run as a script (`python benchmarks/synth_movielens.py`), the project root is not on the path.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from recommender.ml.features import GENRES  # ml-100k's 19 genres, in file order
+
 # Share of ml-100k's movies flagged with each genre, and how many genres a movie has (1-6).
 GENRE_SHARE = (
     0.0012, 0.1492, 0.0803, 0.025, 0.0725, 0.3002, 0.0648, 0.0297, 0.431, 0.0131,
