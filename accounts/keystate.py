@@ -9,10 +9,12 @@ revocation, replaces) the entry within milliseconds.
 
 The TTL is the bound that holds whatever Redis does: a process that misses a message (Redis
 stopped, hung, or the listener reconnecting) re-reads the database when the entry expires,
-and after every (re)subscription the listener forgets all entries, because messages may have
-been missed meanwhile. Redis holds no key state at all, so a Redis that comes back with old
-data cannot bring a revoked key back. A revoked state is final in this store too: nothing
-replaces it with a usable one.
+and after every (re)subscription the listener marks all entries stale, because messages may
+have been missed meanwhile: the next request re-reads the database, and a stale entry is kept
+only as the fallback for a database outage (``API_KEY_STATE_GRACE_SECONDS``), so a Redis blip
+followed by a database outage does not turn every held key into a 503. Redis holds no key
+state at all, so a Redis that comes back with old data cannot bring a revoked key back. A
+revoked state is final in this store too: nothing replaces it with a usable one.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ _CHANGED = "changed"
 class Entry:
     state: KeyState | None  # None: no such key
     read_at: float  # time.monotonic() of the database read behind it
+    stale: bool = False  # a change may have been missed: re-read before trusting it
 
 
 class LocalStates:
@@ -83,9 +86,13 @@ class LocalStates:
                 self.entries[key_id] = Entry(tombstone, time.monotonic())
 
     def forget_all(self) -> None:
+        """Mark every usable state stale (revocations are final and stay as they are)."""
         with self.lock:
             self.generation += 1
-            self.entries = {k: e for k, e in self.entries.items() if _is_revoked(e)}
+            self.entries = {
+                k: e if _is_revoked(e) else Entry(e.state, e.read_at, stale=True)
+                for k, e in self.entries.items()
+            }
 
     def reset(self) -> None:
         with self.lock:

@@ -56,12 +56,12 @@ def api_key_state(*, key_id: int) -> KeyState | None:
     a flag, so callers check it against the clock on every request.
 
     When the database cannot be reached, a state read within ``API_KEY_STATE_GRACE_SECONDS``
-    keeps serving (a key revoked meanwhile cannot be: revoking needs the database); otherwise
-    the `DatabaseError` propagates (503).
+    keeps serving, stale or not (a key revoked meanwhile cannot be: revoking needs the
+    database); otherwise the `DatabaseError` propagates (503).
     """
     entry = keystate.states.entries.get(key_id)
     now = time.monotonic()
-    if entry is not None and now - entry.read_at < settings.API_KEY_STATE_TTL:
+    if entry is not None and not entry.stale and now - entry.read_at < settings.API_KEY_STATE_TTL:
         return entry.state
     keystate.listener.ensure_started()
     generation = keystate.states.generation

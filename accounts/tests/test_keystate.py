@@ -65,19 +65,31 @@ def test_if_revocation_heard_then_a_held_state_becomes_revoked():
     assert 2 not in store.entries
 
 
-def test_if_resubscribed_then_everything_but_revocations_is_forgotten():
+def test_if_resubscribed_then_everything_but_revocations_is_stale():
     store = keystate.LocalStates()
-    store.put(1, keystate.Entry(state(revoked=True), time.monotonic()))
-    store.put(2, keystate.Entry(state(2), time.monotonic()))
+    store.put(1, keystate.Entry(state(revoked=True), 10.0))
+    store.put(2, keystate.Entry(state(2), 20.0))
 
     store.forget_all()
 
-    assert list(store.entries) == [1]
+    assert store.entries == {
+        1: keystate.Entry(state(revoked=True), 10.0),
+        2: keystate.Entry(state(2), 20.0, stale=True),
+    }
+
+
+def _database_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.db import OperationalError
+    from django.db.models import QuerySet
+
+    def unavailable(*args, **kwargs):
+        raise OperationalError("database unavailable")
+
+    monkeypatch.setattr(QuerySet, "first", unavailable)
 
 
 def test_if_database_down_then_a_recent_state_keeps_serving(settings, monkeypatch):
     from django.db import OperationalError
-    from django.db.models import QuerySet
 
     settings.API_KEY_STATE_TTL = 1
     api_key, _ = api_key_create(name="x")
@@ -86,13 +98,44 @@ def test_if_database_down_then_a_recent_state_keeps_serving(settings, monkeypatc
     entry = keystate.states.entries[api_key.pk]
     keystate.states.entries[api_key.pk] = keystate.Entry(entry.state, entry.read_at - 2)
 
-    def unavailable(*args, **kwargs):
-        raise OperationalError("database unavailable")
-
-    monkeypatch.setattr(QuerySet, "first", unavailable)
+    _database_down(monkeypatch)
     assert api_key_state(key_id=api_key.pk) == held  # expired, but within the grace period
 
     settings.API_KEY_STATE_GRACE_SECONDS = 1
+    with pytest.raises(OperationalError):
+        api_key_state(key_id=api_key.pk)
+
+
+def test_if_resubscribed_then_the_database_is_read_again(django_assert_num_queries):
+    api_key, _ = api_key_create(name="x")
+    listening()
+    api_key_state(key_id=api_key.pk)
+    ApiKey.objects.filter(pk=api_key.pk).update(name="renamed")  # a missed change
+
+    keystate.states.forget_all()
+
+    with django_assert_num_queries(1):
+        assert api_key_state(key_id=api_key.pk).name == "renamed"
+    assert keystate.states.entries[api_key.pk].stale is False
+
+
+def test_if_resubscribed_and_then_the_database_is_down_then_the_stale_state_serves(
+    settings, monkeypatch
+):
+    from django.db import OperationalError
+
+    api_key, _ = api_key_create(name="x")
+    listening()
+    held = api_key_state(key_id=api_key.pk)
+    keystate.states.forget_all()  # Redis blipped: a change may have been missed
+
+    _database_down(monkeypatch)
+    assert api_key_state(key_id=api_key.pk) == held
+
+    entry = keystate.states.entries[api_key.pk]
+    keystate.states.entries[api_key.pk] = keystate.Entry(
+        entry.state, entry.read_at - settings.API_KEY_STATE_GRACE_SECONDS, stale=True
+    )
     with pytest.raises(OperationalError):
         api_key_state(key_id=api_key.pk)
 
