@@ -52,14 +52,16 @@ def _fast_password_hasher(settings: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
-    # Throttles and model-version markers live in the cache, key states and pending key uses
-    # in process memory; tests start clean.
+    # Throttles and model-version markers live in the cache, key states, verified tokens and
+    # pending key uses in process memory; tests start clean.
     from accounts import keystate, usage
+    from accounts.authentication import verified_tokens
     from accounts.throttling import local_windows
 
     def reset() -> None:
         cache.clear()
         keystate.states.reset()
+        verified_tokens.entries = {}
         usage.buffer.take()
         local_windows.reset()
 

@@ -1,16 +1,18 @@
 """accounts: the only module that imports simplejwt (API key -> access token -> principal).
 
 Tokens are HS256 JWTs signed with ``SIMPLE_JWT["SIGNING_KEY"]`` (``JWT_SIGNING_KEY``, else the
-Django secret key). Their claims name the key; each request re-checks the key's state through
-`accounts.selectors.api_key_state` (held in process, no round trip), so a revoked or expired key
-stops working within ``API_KEY_STATE_TTL`` seconds, within milliseconds when revoked through
-`accounts.services` while Redis carries the news. Uses are counted in process
+Django secret key). A token's signature and claims are checked once per process
+(`VerifiedTokens`; its expiry on every use). Their claims name the key; each request re-checks
+the key's state through `accounts.selectors.api_key_state` (held in process, no round trip),
+so a revoked or expired key stops working within ``API_KEY_STATE_TTL`` seconds, within
+milliseconds when revoked through `accounts.services` while Redis carries the news. Uses are counted in process
 (`accounts.usage`) and written in batches.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
@@ -79,6 +81,45 @@ class ApiKeyAccessToken(AccessToken):
         return _backend(s.SIGNING_KEY, s.LEEWAY, s.AUDIENCE, s.ISSUER)
 
 
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    token: ApiKeyAccessToken
+    backend: TokenBackend  # the settings it was verified under
+    valid_until: float  # epoch seconds: its ``exp`` plus the leeway
+
+
+class VerifiedTokens:
+    """Tokens this process has verified, by their exact text: a token is immutable, so its
+    signature and claims need checking once, not on every request.
+
+    A hit still checks expiry against the clock (the same rule as simplejwt: valid while
+    ``now < exp + leeway``) and is used only under the settings it was verified with; the
+    key's state is checked on every request as before. Only tokens that passed every check
+    are held, so invalid tokens cannot fill it; at ``limit`` entries it starts again empty.
+    """
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self.limit = limit
+        self.entries: dict[str, _Verified] = {}
+
+    def verify(self, raw_token: str) -> ApiKeyAccessToken:
+        """The verified token for ``raw_token``. Raises simplejwt's `TokenError`."""
+        s = _jwt_settings()
+        backend = _backend(s.SIGNING_KEY, s.LEEWAY, s.AUDIENCE, s.ISSUER)
+        hit = self.entries.get(raw_token)
+        if hit is not None and hit.backend is backend and time.time() < hit.valid_until:
+            return hit.token
+        token = ApiKeyAccessToken(raw_token)  # type: ignore[arg-type]
+        valid_until = float(token["exp"]) + backend.get_leeway().total_seconds()
+        if len(self.entries) >= self.limit:
+            self.entries = {}
+        self.entries[raw_token] = _Verified(token, backend, valid_until)
+        return token
+
+
+verified_tokens = VerifiedTokens()
+
+
 def issue_token(api_key: ApiKey) -> tuple[str, int]:
     """A signed access token for ``api_key`` and its lifetime in seconds.
 
@@ -116,7 +157,7 @@ class ApiKeyJWTAuthentication(BaseAuthentication):
                 code="bad_authorization_header",
             )
         try:
-            token = ApiKeyAccessToken(raw_token)  # type: ignore[arg-type]
+            token = verified_tokens.verify(raw_token)
         except TokenError:
             raise exceptions.AuthenticationFailed(
                 "Token is invalid or expired.", code="token_not_valid"

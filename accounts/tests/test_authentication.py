@@ -13,8 +13,10 @@ from django.conf import settings as django_settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
+from rest_framework_simplejwt.backends import TokenBackend
+from rest_framework_simplejwt.exceptions import TokenError
 
-from accounts.authentication import ApiKeyJWTAuthentication, issue_token
+from accounts.authentication import ApiKeyJWTAuthentication, VerifiedTokens, issue_token
 from accounts.models import ApiKey
 from accounts.selectors import key_state_forget_all
 from accounts.services import api_key_create, api_key_revoke, api_key_update
@@ -105,6 +107,55 @@ def test_if_token_expired_then_401(api_key):
         assert get(token).status_code == 200
     with time_machine.travel(start + timedelta(seconds=3600), tick=False):
         assert_401(get(token), TOKEN_NOT_VALID)
+
+
+def test_if_the_same_token_comes_again_then_its_signature_is_checked_once(auth_token, monkeypatch):
+    decoded: list[str] = []
+    decode = TokenBackend.decode
+
+    def counted(self, token, verify=True):  # type: ignore[no-untyped-def]
+        decoded.append(token)
+        return decode(self, token, verify)
+
+    monkeypatch.setattr(TokenBackend, "decode", counted)
+
+    statuses = [get(auth_token).status_code for _ in range(3)]
+
+    assert statuses == [200, 200, 200]
+    assert decoded == [auth_token]
+
+
+def test_if_leeway_set_then_a_verified_token_expires_after_it(api_key, settings):
+    settings.SIMPLE_JWT = {**settings.SIMPLE_JWT, "LEEWAY": 30}
+    start = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False):
+        token = obtain(api_key[1])
+        assert get(token).status_code == 200
+    with time_machine.travel(start + timedelta(seconds=3629), tick=False):
+        assert get(token).status_code == 200
+    with time_machine.travel(start + timedelta(seconds=3630), tick=False):
+        assert_401(get(token), TOKEN_NOT_VALID)
+
+
+def test_if_verified_tokens_reach_their_limit_then_they_start_again(api_key):
+    raw_key = api_key[1]
+    tokens = VerifiedTokens(limit=2)
+    first, second, third = obtain(raw_key), obtain(raw_key), obtain(raw_key)
+
+    for token in (first, second, first, third):
+        assert tokens.verify(token)["api_key_id"] == api_key[0].pk
+
+    assert list(tokens.entries) == [third]
+
+
+def test_if_a_token_fails_then_it_is_not_held(auth_token):
+    forged = f"{auth_token[:-4]}AAAA"
+    tokens = VerifiedTokens()
+
+    with pytest.raises(TokenError):
+        tokens.verify(forged)
+
+    assert tokens.entries == {}
 
 
 def test_if_lifetime_short_then_token_expires_after_it(api_key, settings):

@@ -6,7 +6,9 @@ import io
 import json
 import logging
 import re
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -160,3 +162,68 @@ def test_a_server_error_is_logged_with_its_request_id_but_without_the_token(
     output = log_output.getvalue()
     assert auth_token not in output
     assert auth_token.rsplit(".", 1)[1] not in output
+
+
+def _record(**extra: Any) -> logging.LogRecord:
+    record = logging.getLogger("movierec.tests").makeRecord(
+        "movierec.tests", logging.WARNING, __file__, 1, "%s of %d", ("part", 3), None, extra=extra
+    )
+    record.created = 1_796_000_000.25  # a quarter second past a whole second
+    return record
+
+
+def test_json_line_has_the_fixed_fields_first_then_the_extras_in_order() -> None:
+    formatter = _project_json_formatter()
+    record = _record(route="api/recommend", status=200)
+    RequestIdFilter().filter(record)
+
+    line = formatter.format(record)
+
+    assert list(json.loads(line)) == [
+        "time",
+        "level",
+        "logger",
+        "request_id",
+        "message",
+        "route",
+        "status",
+    ]
+    fields = json.loads(line)
+    assert fields["message"] == "part of 3"
+    assert (fields["level"], fields["logger"], fields["request_id"]) == (
+        "WARNING",
+        "movierec.tests",
+        "-",
+    )
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,250", fields["time"])
+    assert "\n" not in line
+
+
+def test_json_line_writes_what_json_cannot_hold_as_text() -> None:
+    from datetime import UTC, datetime
+
+    when = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
+    fields = json.loads(
+        _project_json_formatter().format(_record(at=when, path=Path("/x"), error=KeyError("k")))
+    )
+
+    assert (fields["at"], fields["path"], fields["error"]) == (
+        "2026-12-01T14:00:00+00:00",
+        "/x",
+        "KeyError: 'k'",
+    )
+
+
+def test_json_line_carries_the_traceback_of_a_logged_exception() -> None:
+    try:
+        raise ValueError("broken")
+    except ValueError:
+        record = logging.getLogger("movierec.tests").makeRecord(
+            "movierec.tests", logging.ERROR, __file__, 1, "failed", (), sys.exc_info()
+        )
+
+    fields = json.loads(_project_json_formatter().format(record))
+
+    assert fields["message"] == "failed"
+    assert fields["exc_info"].startswith("Traceback (most recent call last):")
+    assert fields["exc_info"].endswith("ValueError: broken")
