@@ -5,8 +5,8 @@ Django secret key). A token's signature and claims are checked once per process
 (`VerifiedTokens`; its expiry on every use). Their claims name the key; each request re-checks
 the key's state through `accounts.selectors.api_key_state` (held in process, no round trip),
 so a revoked or expired key stops working within ``API_KEY_STATE_TTL`` seconds, within
-milliseconds when revoked through `accounts.services` while Redis carries the news. Uses are counted in process
-(`accounts.usage`) and written in batches.
+milliseconds when revoked through `accounts.services` while Redis carries the news. Uses are
+counted in process (`accounts.usage`) and written in batches.
 """
 
 from __future__ import annotations

@@ -298,7 +298,7 @@ LOGGING = {
     "filters": {"request_id": {"()": "movierec.log.RequestIdFilter"}},
     "handlers": {
         "console": {
-            "class": "logging.StreamHandler",
+            "class": "movierec.log.ConsoleHandler",
             "formatter": "json" if LOG_FORMAT == "json" else "plain",
             "filters": ["request_id"],
         },
