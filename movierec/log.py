@@ -1,20 +1,16 @@
-"""Project wiring: the request id every log line carries (contextvar + logging filter), the
-two line formats (JSON for a collector, plain for a terminal) and the console handler that
-writes the access lines in batches."""
+"""Project wiring: the request id every log line carries (contextvar + logging filter), and
+the two line formats (JSON for a collector, plain for a terminal)."""
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import datetime
 import enum
 import json
 import logging
-import os
-import threading
 import time
 from contextvars import ContextVar
-from typing import Any, TextIO
+from typing import Any
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
@@ -101,86 +97,3 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             fields["stack_info"] = self.formatStack(record.stack_info)
         return _ENCODER.encode(fields)
-
-
-class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """stderr, with the access lines (``movierec.access``, one per request) written in batches.
-
-    Under gunicorn's threads every line written at once meant taking the handler's lock
-    around a write() on each request: under load the threads queued on that lock, and the
-    access line cost about 10 % of a request's CPU. Access lines are now formatted on the
-    request's thread and queued; a thread of each process writes what is queued every
-    ``interval`` seconds (or at once past ``max_lines``) in one write(). Every other record
-    is written at once, after the queued lines, so the order of the output holds; the queue
-    is also written before a fork and at exit (`logging.shutdown`).
-    """
-
-    buffered = "movierec.access"
-
-    def __init__(
-        self, stream: TextIO | None = None, *, interval: float = 0.2, max_lines: int = 256
-    ):
-        super().__init__(stream)
-        self.interval = interval
-        self.max_lines = max_lines
-        self._queued: collections.deque[str] = collections.deque()
-        self._writer_started = False
-        self._start_lock = threading.Lock()
-        os.register_at_fork(before=self.flush, after_in_child=self._after_fork)
-
-    def handle(self, record: logging.LogRecord) -> bool:
-        if record.name != self.buffered:
-            return bool(super().handle(record))
-        if not self.filter(record):
-            return False
-        try:
-            line = self.format(record)
-        except Exception:
-            self.handleError(record)
-            return True
-        self._queued.append(line)
-        if len(self._queued) >= self.max_lines:
-            self.flush()
-        elif not self._writer_started:
-            self._start_writer()
-        return True
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self._write_queued()  # under the lock (Handler.handle): the earlier lines first
-        super().emit(record)
-
-    def flush(self) -> None:
-        with self.lock:  # type: ignore[union-attr]
-            self._write_queued()
-            super().flush()
-
-    def _write_queued(self) -> None:
-        lines = []
-        queued = self._queued
-        while queued:
-            lines.append(queued.popleft())
-        if lines:
-            try:
-                self.stream.write(self.terminator.join(lines) + self.terminator)
-            except Exception:
-                lost = {"msg": "%d access lines not written", "args": (len(lines),)}
-                self.handleError(logging.makeLogRecord(lost))
-
-    def _start_writer(self) -> None:
-        with self._start_lock:
-            if not self._writer_started:
-                thread = threading.Thread(target=self._write_every_interval, daemon=True)
-                thread.name = "access-log-writer"
-                thread.start()
-                self._writer_started = True
-
-    def _write_every_interval(self) -> None:
-        while True:
-            time.sleep(self.interval)
-            if self._queued:
-                self.flush()
-
-    def _after_fork(self) -> None:
-        self._queued = collections.deque()
-        self._writer_started = False
-        self._start_lock = threading.Lock()

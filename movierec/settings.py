@@ -298,7 +298,7 @@ LOGGING = {
     "filters": {"request_id": {"()": "movierec.log.RequestIdFilter"}},
     "handlers": {
         "console": {
-            "class": "movierec.log.ConsoleHandler",
+            "class": "logging.StreamHandler",
             "formatter": "json" if LOG_FORMAT == "json" else "plain",
             "filters": ["request_id"],
         },

@@ -7,7 +7,6 @@ import json
 import logging
 import re
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 from rest_framework.test import APIClient
 
-from movierec.log import ConsoleHandler, RequestIdFilter
+from movierec.log import RequestIdFilter
 from recommender.models import ModelVersion
 
 pytestmark = pytest.mark.django_db
@@ -228,83 +227,3 @@ def test_json_line_carries_the_traceback_of_a_logged_exception() -> None:
     assert fields["message"] == "failed"
     assert fields["exc_info"].startswith("Traceback (most recent call last):")
     assert fields["exc_info"].endswith("ValueError: broken")
-
-
-class _Writes(io.StringIO):
-    """A stream that remembers each write() call."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[str] = []
-
-    def write(self, text: str) -> int:
-        self.calls.append(text)
-        return super().write(text)
-
-
-def _console(stream: io.StringIO, **options: Any) -> ConsoleHandler:
-    handler = ConsoleHandler(stream, **{"interval": 3600.0, **options})
-    handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
-    return handler
-
-
-def _line(name: str, message: str) -> logging.LogRecord:
-    return logging.makeLogRecord({"name": name, "msg": message, "levelno": logging.INFO})
-
-
-def test_console_queues_access_lines_and_writes_them_in_one_call_on_flush() -> None:
-    stream = _Writes()
-    handler = _console(stream)
-
-    for n in range(3):
-        handler.handle(_line("movierec.access", f"request {n}"))
-    assert stream.calls == []
-    handler.flush()
-
-    assert stream.calls == [
-        "movierec.access request 0\nmovierec.access request 1\nmovierec.access request 2\n"
-    ]
-
-
-def test_console_writes_queued_access_lines_before_any_other_line() -> None:
-    stream = _Writes()
-    handler = _console(stream)
-
-    handler.handle(_line("movierec.access", "request 1"))
-    handler.handle(_line("recommender.registry", "model loaded"))
-    handler.handle(_line("movierec.access", "request 2"))
-    handler.flush()
-
-    assert stream.getvalue().splitlines() == [
-        "movierec.access request 1",
-        "recommender.registry model loaded",
-        "movierec.access request 2",
-    ]
-
-
-def test_console_writes_at_once_when_max_lines_wait() -> None:
-    stream = _Writes()
-    handler = _console(stream, max_lines=2)
-
-    handler.handle(_line("movierec.access", "request 1"))
-    handler.handle(_line("movierec.access", "request 2"))
-
-    assert stream.calls == ["movierec.access request 1\nmovierec.access request 2\n"]
-
-
-def test_console_writes_queued_lines_within_its_interval_without_a_flush() -> None:
-    stream = _Writes()
-    handler = _console(stream, interval=0.01)
-
-    handler.handle(_line("movierec.access", "request 1"))
-
-    deadline = time.monotonic() + 5
-    while not stream.calls:
-        assert time.monotonic() < deadline, "the queued line was never written"
-        time.sleep(0.01)
-    assert stream.getvalue() == "movierec.access request 1\n"
-
-
-def test_console_is_the_handler_the_settings_configure() -> None:
-    logging_config: dict[str, Any] = settings.LOGGING
-    assert import_string(logging_config["handlers"]["console"]["class"]) is ConsoleHandler
