@@ -34,8 +34,15 @@ from recommender.datasets import Catalogue, catalogue_snapshot
 from recommender.errors import ModelNotReady, ModelRejected
 from recommender.ml import artifacts
 from recommender.ml.evaluation import EvaluationReport, passes_gate
-from recommender.ml.filters import NO_YEAR, CatalogueMasks, Filters, MovieIndex, release_year
-from recommender.ml.profile import Profile
+from recommender.ml.filters import (
+    CHILD_AGE_LIMIT,
+    NO_YEAR,
+    CatalogueMasks,
+    Filters,
+    MovieIndex,
+    release_year,
+)
+from recommender.ml.profile import GENDERS, MAX_AGE, OCCUPATIONS, Profile
 from recommender.ml.scoring import Scorer
 from recommender.ml.training import RecommenderModel
 from recommender.ml.warm import WarmScorer
@@ -152,6 +159,23 @@ class LoadedModel:
             self._answers[profile] = answer
         return list(answer[:limit])
 
+    def warm_answers(self, *, still_serving: Any = None) -> int:
+        """Compute the default answer of every profile that has one (ages from
+        ``CHILD_AGE_LIMIT``: children's default goes through filters), so no request pays
+        for a first answer. Stops early when ``still_serving()`` turns false (a newer
+        version or catalogue replaced this one). Returns how many answers it computed."""
+        computed = 0
+        for age in range(CHILD_AGE_LIMIT, MAX_AGE + 1):
+            if still_serving is not None and not still_serving():
+                break
+            for gender in GENDERS:
+                for occupation in OCCUPATIONS:
+                    profile = Profile(age=age, gender=gender, occupation=occupation)
+                    if profile not in self._answers:
+                        self.titles_for(profile, MAX_LIST)
+                        computed += 1
+        return computed
+
     def ranked(
         self, profile: Profile, filters: Filters, depth: int, *, liked: tuple[int, ...] = ()
     ) -> Ranked:
@@ -213,6 +237,9 @@ class _ProcessState:
         self.failed: _Marker | None = None
         self.failed_at = float("-inf")
         self.failure: str = ""
+        # Set in serving processes (`model_preload`): every model loaded there has its
+        # default answers computed by a background thread.
+        self.warm_answers = False
 
 
 _state = _ProcessState()
@@ -344,6 +371,27 @@ def _reload(marker: _Marker, *, now: float) -> None:
     _set_metric(marker.version)
     logger.info(
         "model loaded", extra={"version": marker.version, "movies": len(loaded.catalogue.titles)}
+    )
+    if _state.warm_answers:
+        threading.Thread(
+            target=_warm_answers, args=(loaded,), name="answer-warmer", daemon=True
+        ).start()
+
+
+def _warm_answers(loaded: LoadedModel) -> None:
+    started = time.perf_counter()
+    try:
+        computed = loaded.warm_answers(still_serving=lambda: _state.loaded is loaded)
+    except Exception:  # requests compute what is missing; the thread must not take them down
+        logger.exception("default answers not computed ahead", extra={"version": loaded.version})
+        return
+    logger.info(
+        "default answers computed",
+        extra={
+            "version": loaded.version,
+            "answers": computed,
+            "seconds": round(time.perf_counter() - started, 3),
+        },
     )
 
 
@@ -624,8 +672,11 @@ def model_preload() -> None:
     takes traffic (gunicorn's ``post_worker_init``, after a crash, a recycle or a deploy).
 
     Never raises: with no model, or the database or cache unreachable, the worker still starts,
-    `active_model()` tries again on the first request and the failure is logged.
+    `active_model()` tries again on the first request and the failure is logged. From then on,
+    every model this process loads has every profile's default answer computed by a
+    background thread (`LoadedModel.warm_answers`), so requests only look them up.
     """
+    _state.warm_answers = True
     try:
         active_model()
     except ModelNotReady as exc:

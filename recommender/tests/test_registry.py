@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -11,6 +12,8 @@ from catalog.models import Genre, Movie
 from recommender import registry
 from recommender.errors import ModelNotReady, ModelRejected
 from recommender.ml import artifacts
+from recommender.ml.filters import CHILD_AGE_LIMIT
+from recommender.ml.profile import GENDERS, MAX_AGE, OCCUPATIONS, Profile
 from recommender.models import ModelVersion
 from recommender.services import model_train
 
@@ -247,3 +250,45 @@ def test_if_refused_version_is_retried_then_the_log_line_is_not_repeated(
         with pytest.raises(ModelNotReady):
             registry.active_model()
     assert len(caplog.records) == 1
+
+
+# --- default answers computed ahead -----------------------------------------------------------
+
+ANSWERED_PROFILES = (MAX_AGE - CHILD_AGE_LIMIT + 1) * len(GENDERS) * len(OCCUPATIONS)
+
+
+def test_warm_answers_computes_every_default_answer_as_a_request_would(
+    trained: ModelVersion,
+) -> None:
+    warmed = registry.active_model()
+    registry.reset_process_cache()
+    cold = registry.active_model()
+    assert cold is not warmed
+
+    assert warmed.warm_answers() == ANSWERED_PROFILES
+    assert warmed.warm_answers() == 0  # nothing left to compute
+
+    for profile in (
+        Profile(age=CHILD_AGE_LIMIT, gender="F", occupation="writer"),
+        Profile(age=35, gender="M", occupation="engineer"),
+        Profile(age=MAX_AGE, gender="O", occupation="none"),
+    ):
+        assert warmed.titles_for(profile, 100) == cold.titles_for(profile, 100)
+
+
+def test_warm_answers_stops_once_the_model_no_longer_serves(trained: ModelVersion) -> None:
+    assert registry.active_model().warm_answers(still_serving=lambda: False) == 0
+
+
+def test_if_preloaded_then_every_model_this_process_loads_is_warmed_in_the_background(
+    trained: ModelVersion, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(registry._state, "warm_answers", False)
+    registry.model_preload()
+    loaded = registry.active_model()
+
+    deadline = time.monotonic() + 30
+    while len(loaded._answers) < ANSWERED_PROFILES:
+        assert time.monotonic() < deadline, f"{len(loaded._answers)} answers after 30 s"
+        time.sleep(0.05)
+    assert len(loaded._answers) == ANSWERED_PROFILES
