@@ -36,13 +36,14 @@ from recommender.ml import artifacts
 from recommender.ml.evaluation import EvaluationReport, passes_gate
 from recommender.ml.filters import (
     CHILD_AGE_LIMIT,
+    CHILD_FILTERS,
     NO_YEAR,
     CatalogueMasks,
     Filters,
     MovieIndex,
     release_year,
 )
-from recommender.ml.profile import GENDERS, MAX_AGE, OCCUPATIONS, Profile
+from recommender.ml.profile import GENDERS, MAX_AGE, MIN_AGE, OCCUPATIONS, Profile
 from recommender.ml.scoring import Scorer
 from recommender.ml.training import RecommenderModel
 from recommender.ml.warm import WarmScorer
@@ -160,18 +161,22 @@ class LoadedModel:
         return list(answer[:limit])
 
     def warm_answers(self, *, still_serving: Any = None) -> int:
-        """Compute the default answer of every profile that has one (ages from
-        ``CHILD_AGE_LIMIT``: children's default goes through filters), so no request pays
-        for a first answer. Stops early when ``still_serving()`` turns false (a newer
-        version or catalogue replaced this one). Returns how many answers it computed."""
+        """Compute the default answer of every profile (a child's is the ranking under
+        ``CHILD_FILTERS``), so no request pays for a first answer. Stops early when
+        ``still_serving()`` turns false (a newer version or catalogue replaced this one).
+        Returns how many answers it computed."""
         computed = 0
-        for age in range(CHILD_AGE_LIMIT, MAX_AGE + 1):
+        for age in range(MIN_AGE, MAX_AGE + 1):
             if still_serving is not None and not still_serving():
                 break
             for gender in GENDERS:
                 for occupation in OCCUPATIONS:
                     profile = Profile(age=age, gender=gender, occupation=occupation)
-                    if profile not in self._answers:
+                    if age < CHILD_AGE_LIMIT:
+                        if self._ranked.get((profile, CHILD_FILTERS, ())) is None:
+                            self.ranked(profile, CHILD_FILTERS, MAX_LIST)
+                            computed += 1
+                    elif profile not in self._answers:
                         self.titles_for(profile, MAX_LIST)
                         computed += 1
         return computed

@@ -12,8 +12,8 @@ from catalog.models import Genre, Movie
 from recommender import registry
 from recommender.errors import ModelNotReady, ModelRejected
 from recommender.ml import artifacts
-from recommender.ml.filters import CHILD_AGE_LIMIT
-from recommender.ml.profile import GENDERS, MAX_AGE, OCCUPATIONS, Profile
+from recommender.ml.filters import CHILD_AGE_LIMIT, CHILD_FILTERS
+from recommender.ml.profile import GENDERS, MAX_AGE, MIN_AGE, OCCUPATIONS, Profile
 from recommender.models import ModelVersion
 from recommender.services import model_train
 
@@ -254,7 +254,8 @@ def test_if_refused_version_is_retried_then_the_log_line_is_not_repeated(
 
 # --- default answers computed ahead -----------------------------------------------------------
 
-ANSWERED_PROFILES = (MAX_AGE - CHILD_AGE_LIMIT + 1) * len(GENDERS) * len(OCCUPATIONS)
+PROFILES = (MAX_AGE - MIN_AGE + 1) * len(GENDERS) * len(OCCUPATIONS)
+ADULT_PROFILES = (MAX_AGE - CHILD_AGE_LIMIT + 1) * len(GENDERS) * len(OCCUPATIONS)
 
 
 def test_warm_answers_computes_every_default_answer_as_a_request_would(
@@ -265,7 +266,7 @@ def test_warm_answers_computes_every_default_answer_as_a_request_would(
     cold = registry.active_model()
     assert cold is not warmed
 
-    assert warmed.warm_answers() == ANSWERED_PROFILES
+    assert warmed.warm_answers() == PROFILES
     assert warmed.warm_answers() == 0  # nothing left to compute
 
     for profile in (
@@ -274,6 +275,10 @@ def test_warm_answers_computes_every_default_answer_as_a_request_would(
         Profile(age=MAX_AGE, gender="O", occupation="none"),
     ):
         assert warmed.titles_for(profile, 100) == cold.titles_for(profile, 100)
+    child = Profile(age=7, gender="F", occupation="student")
+    held = warmed.ranked(child, CHILD_FILTERS, 100)
+    assert held is warmed.ranked(child, CHILD_FILTERS, 100)  # computed ahead, not again
+    assert list(held.positions) == list(cold.ranked(child, CHILD_FILTERS, 100).positions)
 
 
 def test_warm_answers_stops_once_the_model_no_longer_serves(trained: ModelVersion) -> None:
@@ -288,7 +293,7 @@ def test_if_preloaded_then_every_model_this_process_loads_is_warmed_in_the_backg
     loaded = registry.active_model()
 
     deadline = time.monotonic() + 30
-    while len(loaded._answers) < ANSWERED_PROFILES:
+    while len(loaded._answers) < ADULT_PROFILES:
         assert time.monotonic() < deadline, f"{len(loaded._answers)} answers after 30 s"
         time.sleep(0.05)
-    assert len(loaded._answers) == ANSWERED_PROFILES
+    assert len(loaded._answers) == ADULT_PROFILES
