@@ -115,7 +115,9 @@ def test_if_resubscribed_then_the_database_is_read_again(django_assert_num_queri
     keystate.states.forget_all()
 
     with django_assert_num_queries(1):
-        assert api_key_state(key_id=api_key.pk).name == "renamed"
+        state = api_key_state(key_id=api_key.pk)
+    assert state is not None
+    assert state.name == "renamed"
     assert keystate.states.entries[api_key.pk].stale is False
 
 
