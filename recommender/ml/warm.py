@@ -477,7 +477,7 @@ def rank_sparse(
     blocked[excluded] = True
     inside = support[~blocked[support]]
     blocked[support] = True
-    sparse = 4 * (len(inside) + k + pad) < n
+    sparse = 2 * (len(inside) + k + pad) < n
     outside = base.prefix[~blocked[base.prefix]][: k + pad] if sparse else support[:0]
     if len(outside) == k + pad:
         candidates = np.concatenate((inside, outside))
@@ -582,8 +582,8 @@ def top_rows_sparse(
     blocked[excluded] = True
     inside = support[~blocked[support]]
     blocked[support] = True
-    # When the support is much of the catalogue, ranking every column is cheaper.
-    sparse = 4 * (len(inside) + k + pad) < n
+    # When the support is most of the catalogue, ranking every column is cheaper.
+    sparse = 2 * (len(inside) + k + pad) < n
     outside = base.prefix[~blocked[base.prefix]][: k + pad] if sparse else support[:0]
     if len(outside) == k + pad:
         candidates = np.concatenate((inside, outside))
