@@ -340,7 +340,7 @@ def _sync_ratings(
     new = np.flatnonzero(~found)
     # In (rater, movie) order: the pair index then grows at its end, and a rater's ratings
     # sit together on disk.
-    new = new[np.lexsort((movie[new], rater[new]))]
+    new = new[np.argsort(rater[new] * width + movie[new], kind="stable")]  # one key: faster
     table = connection.ops.quote_name(Rating._meta.db_table)
     freeze = False
     with contextlib.ExitStack() as stack:
@@ -348,10 +348,12 @@ def _sync_ratings(
             if len(new) >= _BULK_FOREIGN_KEY_CHECK:
                 stack.enter_context(_foreign_keys_checked_at_once(table))
             if len(new) >= max(_BULK_INDEX_REBUILD, n_stored):
-                stack.enter_context(_indexes_built_after(table))
                 # Into an empty table, rows can be written frozen: no later pass (the next
-                # read) has to rewrite every page to mark them visible.
-                freeze = not n_stored and _truncate_if_unreferenced(table)
+                # read) has to rewrite every page to mark them visible; and its primary key
+                # can be built afterwards too, as nothing can point at a row yet.
+                empty = not n_stored and not _referenced(table)
+                stack.enter_context(_indexes_built_after(table, primary_key=empty))
+                freeze = empty and _truncate(table)
         bulk.insert_ratings(
             rater[new],
             movie[new],
@@ -497,24 +499,28 @@ def _foreign_keys_checked_at_once(table: str) -> Iterator[None]:
             )
 
 
-def _truncate_if_unreferenced(table: str) -> bool:
-    """TRUNCATE the (empty) table in this transaction unless another table's foreign key
-    points at it; True if done. COPY ... FREEZE needs a table truncated in the transaction."""
+def _referenced(table: str) -> bool:
+    """Whether another table's foreign key points at this one."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT 1 FROM pg_constraint WHERE confrelid = %s::regclass AND contype = 'f'",
             [table],
         )
-        if cursor.fetchone() is not None:
-            return False
+        return cursor.fetchone() is not None
+
+
+def _truncate(table: str) -> bool:
+    """TRUNCATE the (empty) table in this transaction, as COPY ... FREEZE requires."""
+    with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {table}")
     return True
 
 
 @contextmanager
-def _indexes_built_after(table: str) -> Iterator[None]:
-    """Drop the table's secondary indexes (unique constraints included) and build them again
-    afterwards, same names, same definitions, inside the transaction.
+def _indexes_built_after(table: str, *, primary_key: bool = False) -> Iterator[None]:
+    """Drop the table's secondary indexes (unique constraints included; with ``primary_key``
+    the primary key too) and build them again afterwards, same names, same definitions,
+    inside the transaction.
 
     Building a B-tree from sorted rows is many times faster than growing it one random key
     at a time: for 10 million ratings, minutes of COPY become seconds. Used only when the
@@ -523,8 +529,9 @@ def _indexes_built_after(table: str) -> Iterator[None]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-            "WHERE conrelid = %s::regclass AND contype = 'u'",
-            [table],
+            "WHERE conrelid = %s::regclass AND contype = ANY(%s) "
+            "ORDER BY contype = 'p' DESC, conname",
+            [table, ["u", "p"] if primary_key else ["u"]],
         )
         constraints = cursor.fetchall()
         cursor.execute(
@@ -541,8 +548,10 @@ def _indexes_built_after(table: str) -> Iterator[None]:
             cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
     yield
     with connection.cursor() as cursor:
-        # Enough memory to sort 10 million keys at once; only for this transaction.
-        cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        # Enough memory to sort 10 million keys in memory (256 MB spilled to disk: 86 s
+        # against 75 s for the whole first ingest at 10 million ratings); only for this
+        # transaction.
+        cursor.execute("SET LOCAL maintenance_work_mem = '1GB'")
         for name, definition in constraints:
             cursor.execute(
                 f"ALTER TABLE {table} ADD CONSTRAINT {connection.ops.quote_name(name)} {definition}"

@@ -25,8 +25,9 @@ exactly the demographic model's.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,7 @@ import scipy.sparse as sp
 
 from recommender.ml.evaluation import ndcg_at_k, rater_folds
 from recommender.ml.features import encode_raters
+from recommender.ml.scoring import rank_positions
 from recommender.ml.training import DEFAULT_PARAMS, RecommenderModel, TrainParams, train
 
 # The item models, in the order their neighbour tables are stored.
@@ -153,15 +155,38 @@ def blend_scores(
     """
     if k <= 0:
         return prior
+    return blend_standardised(
+        standardised(np.asarray(prior, dtype=np.float64)),
+        [standardised(scores) for scores in item_scores],
+        k=k,
+        prior_c=prior_c,
+        mix=mix,
+    )
+
+
+def blend_standardised(
+    prior: np.ndarray,
+    item_scores: Sequence[np.ndarray],
+    *,
+    k: int,
+    prior_c: float,
+    mix: float,
+    columns: np.ndarray | None = None,
+) -> np.ndarray:
+    """``blend_scores`` (k > 0) of vectors already standardised, at ``columns`` only if
+    given (the same values as the full vector there: the sums run element by element)."""
     w_item = k / (k + prior_c)
-    total = _standardised(np.asarray(prior, dtype=np.float64)) * (1.0 - w_item)
+    if columns is not None:
+        prior = prior[columns]
+        item_scores = [scores[columns] for scores in item_scores]
+    total = prior * (1.0 - w_item)
     for share, scores in zip((mix, 1.0 - mix), item_scores, strict=True):
         if share:
-            total += _standardised(scores) * (w_item * share)
+            total += scores * (w_item * share)
     return total
 
 
-def _standardised(scores: np.ndarray) -> np.ndarray:
+def standardised(scores: np.ndarray) -> np.ndarray:
     n = len(scores)
     if not n:
         return np.zeros(0)
@@ -366,7 +391,13 @@ def _score_grid(
     params: TrainParams,
     warm_params: WarmParams,
 ) -> list[dict[tuple[float, float], float]]:
-    """Per validation k, the mean NDCG@10 of every grid point on these held-out raters."""
+    """Per validation k, the mean NDCG@10 of every grid point on these held-out raters.
+
+    Raters with the same features share one prior (computed once, and only while their
+    group is scored: one dense vector per rater would be gigabytes at 100,000 raters);
+    each ranking looks only at the movies the liked ones point to and the prior's best
+    others (``top_rows_sparse``), which gives the same top 10 as sorting every movie.
+    """
     n = len(model.movie_ids)
     position = pd.Index(model.movie_ids)
     liked = held[held["rating"] >= params.like_threshold]
@@ -376,43 +407,199 @@ def _score_grid(
     }
     liked_rows = {rid: rows[rows >= 0] for rid, rows in liked_rows.items()}
     ids, features = encode_raters(raters[raters["rater_id"].isin(list(liked_rows))])
-    prior_of = dict(zip(ids.tolist(), features @ model.weights + model.intercept, strict=True))
+    feature_of = dict(zip(ids.tolist(), range(len(ids)), strict=True))
     tables = [components[name] for name in COMPONENTS]
-    orders = {rid: reveal_order(rows, rid) for rid, rows in liked_rows.items()}
+    rater_ids = [rid for rid in liked_rows if rid in feature_of]
+    orders = [reveal_order(liked_rows[rid], rid) for rid in rater_ids]
+    ks = warm_params.validation_ks
+    # One row of coefficients (prior, cosine, RP3beta) per grid point, per k.
+    coefficients = [
+        np.array([[c / (k + c), k / (k + c) * m, k / (k + c) * (1.0 - m)] for c, m in grid])
+        for k in ks
+    ]
+    # NDCG per (k, grid point, rater), NaN where the rater has too few likes; averaged in
+    # rater order, as the ranking is done rater by rater.
+    values = np.full((len(ks), len(grid), len(rater_ids)), np.nan)
+    unique, group_of = np.unique(
+        features[[feature_of[rid] for rid in rater_ids]], axis=0, return_inverse=True
+    )
+    members = np.argsort(group_of.reshape(-1), kind="stable")
+    bounds = np.searchsorted(group_of.reshape(-1)[members], np.arange(len(unique) + 1))
+    for group in range(len(unique)):
+        prior = unique[group : group + 1] @ model.weights + model.intercept
+        standard_prior = standardised(prior[0])
+        base = RankedBase(standard_prior)
+        for index in members[bounds[group] : bounds[group + 1]].tolist():
+            order = orders[index]
+            for at, k in enumerate(ks):
+                if len(order) < k + 1:
+                    continue
+                revealed, relevant = order[:k], set(order[k:].tolist())
+                items = [standardised(table.scores(revealed, n)) for table in tables]
+                support = np.flatnonzero((items[0] != 0) | (items[1] != 0))
+                parts = np.vstack([standard_prior, *items])
+                weights = coefficients[at]
+
+                top = top_rows_sparse(
+                    partial(_combined_columns, weights, parts), base, support, revealed, 10
+                )
+                for i, row in enumerate(top):
+                    values[at, i, index] = ndcg_at_k(row, relevant, 10)
     results = []
-    for k in warm_params.validation_ks:
-        # One row of coefficients (prior, cosine, RP3beta) per grid point.
-        coefficients = np.array(
-            [[c / (k + c), k / (k + c) * m, k / (k + c) * (1.0 - m)] for c, m in grid]
+    for at in range(len(ks)):
+        results.append(
+            {
+                point: float(np.mean(row[~np.isnan(row)]))
+                for point, row in zip(grid, values[at], strict=True)
+                if not np.isnan(row).all()
+            }
         )
-        values: list[list[float]] = [[] for _ in grid]
-        for rid, order in orders.items():
-            if len(order) < k + 1 or rid not in prior_of:
-                continue
-            revealed, relevant = order[:k], set(order[k:].tolist())
-            parts = [prior_of[rid], *(table.scores(revealed, n) for table in tables)]
-            blended = coefficients @ np.vstack([_standardised(v) for v in parts])
-            for i, row in enumerate(top_rows(blended, revealed, 10)):
-                values[i].append(ndcg_at_k(row, relevant, 10))
-        results.append({p: float(np.mean(v)) for p, v in zip(grid, values, strict=True) if v})
     return results
 
 
-def top_rows(scores: np.ndarray, excluded: np.ndarray, k: int) -> list[list[int]]:
-    """The k best columns of every row of ``scores`` (2-D), excluded columns left out.
+def rank_sparse(
+    values_at: Callable[[np.ndarray], np.ndarray],
+    base: RankedBase,
+    support: np.ndarray,
+    excluded: np.ndarray,
+    movie_ids: np.ndarray,
+    k: int,
+    *,
+    pad: int = 8,
+) -> list[int]:
+    """``rank_positions(scores, movie_ids, k, exclude_positions=excluded)`` of a score
+    vector that, outside ``support``, ranks as ``base`` does (a positive multiple of it),
+    looking at the support and the base's best other positions only (as
+    ``top_rows_sparse``; every position when those cannot settle it)."""
+    n = len(base.base)
+    excluded = np.asarray(excluded, dtype=np.int64)
+    blocked = np.zeros(n, dtype=bool)
+    blocked[excluded] = True
+    inside = support[~blocked[support]]
+    blocked[support] = True
+    sparse = 2 * (len(inside) + k + pad) < n
+    outside = base.prefix[~blocked[base.prefix]][: k + pad] if sparse else support[:0]
+    if len(outside) == k + pad:
+        candidates = np.concatenate((inside, outside))
+        values = values_at(candidates)
+        kth = -np.partition(-values, k - 1)[k - 1]
+        if values[len(inside) + len(outside) - 1] < kth:
+            picked = rank_positions(values, movie_ids[candidates], k)
+            return candidates[picked].tolist()
+    return rank_positions(values_at(np.arange(n)), movie_ids, k, exclude_positions=excluded)
 
-    For validation only: exact ties are broken arbitrarily, which does not move a mean
-    over hundreds of raters (the protocol itself ranks with ``rank_positions``).
-    """
-    # float32: numpy selects on it several times faster than on float64.
-    masked = np.array(scores, dtype=np.float32, ndmin=2)
-    masked[:, excluded] = -np.inf
-    if k < masked.shape[1]:
-        top = np.argpartition(-masked, k - 1, axis=1)[:, :k]
+
+def _combined_columns(weights: np.ndarray, parts: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    return weights @ parts[:, columns]
+
+
+def top_rows(scores: np.ndarray, excluded: np.ndarray, k: int) -> list[list[int]]:
+    """The k best columns of every row of ``scores`` (2-D), excluded columns left out;
+    exact ties go to the lower column."""
+    masked = np.array(scores, dtype=np.float64, ndmin=2)
+    masked[:, np.asarray(excluded, dtype=np.int64)] = -np.inf
+    return _best_columns(masked, np.arange(masked.shape[1]), k)
+
+
+def _best_columns(values: np.ndarray, columns: np.ndarray, k: int) -> list[list[int]]:
+    """Per row of ``values`` (rows x candidates), the ``columns`` (ascending) of its k
+    largest finite values, best first, ties to the lower column; one sort for all rows."""
+    n_rows, width = values.shape
+    if not width:
+        return [[] for _ in range(n_rows)]
+    negated = -values
+    if k < width:
+        # Everything at or better than each row's k-th value, then an exact sort of those.
+        kth = np.partition(negated, k - 1, axis=1)[:, k - 1]
+        # (flatnonzero: numpy's 2-D nonzero is ten times slower for a few hits.)
+        rows, cols = np.divmod(np.flatnonzero(negated <= kth[:, None]), width)
     else:
-        top = np.tile(np.arange(masked.shape[1]), (len(masked), 1))
-    order = np.argsort(-np.take_along_axis(masked, top, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(top, order, axis=1).tolist()
+        rows, cols = np.divmod(np.arange(n_rows * width), width)
+    keys = negated[rows, cols]
+    order = np.lexsort((cols, keys, rows))
+    rows, cols, keys = rows[order], cols[order], keys[order]
+    # Every row has at least min(k, width) entries: its first ones are its answer.
+    take = np.searchsorted(rows, np.arange(n_rows))[:, None] + np.arange(min(k, width))
+    picked, finite = columns[cols[take]], np.isfinite(keys[take])
+    if finite.all():
+        return picked.tolist()
+    return [row[keep].tolist() for row, keep in zip(picked, finite, strict=True)]
+
+
+class RankedBase:
+    """A score vector's positions in descending order (ties: lower position first), for
+    ranking vectors that are a positive multiple of it outside a small support.
+
+    Only a prefix is sorted, about the ``length`` best positions; every position left out
+    scores at most ``floor``, and every position in the prefix above it.
+    """
+
+    def __init__(self, base: np.ndarray, length: int = 1024) -> None:
+        self.base = np.asarray(base, dtype=np.float64)
+        self._length = length
+        self._prefix: np.ndarray | None = None
+        self.floor = -np.inf
+
+    @property
+    def prefix(self) -> np.ndarray:
+        """Sorted on first use: small catalogues are ranked whole and never need it."""
+        if self._prefix is None:
+            n, length = len(self.base), self._length
+            negated = -self.base
+            if length < n:
+                part = np.argpartition(negated, length)
+                self.floor = float(self.base[part[length]])
+                # Only positions strictly above the floor: a tie across the cut is unsorted.
+                part = part[:length]
+                part = part[self.base[part] > self.floor]
+            else:
+                part = np.arange(n)
+            self._prefix = part[np.lexsort((part, negated[part]))]
+        return self._prefix
+
+
+def top_rows_sparse(
+    values_at: Callable[[np.ndarray], np.ndarray],
+    base: RankedBase,
+    support: np.ndarray,
+    excluded: np.ndarray,
+    k: int,
+    *,
+    pad: int = 8,
+) -> list[list[int]]:
+    """``top_rows`` of a score matrix without building or sorting all of it.
+
+    ``values_at(columns)`` gives the scores of those columns (rows x len(columns)). Outside
+    the ``support`` positions every row must be a positive multiple of ``base.base`` (plus
+    exact zeros), so there it ranks as the base does. The candidates are the support and
+    the base's best positions outside it; if no position left out can reach a row's k-th
+    value, their ranking is the full one, else every column is ranked. Either way the
+    answer is ``top_rows`` of the full matrix.
+    """
+    n = len(base.base)
+    excluded = np.asarray(excluded, dtype=np.int64)
+    blocked = np.zeros(n, dtype=bool)
+    blocked[excluded] = True
+    inside = support[~blocked[support]]
+    blocked[support] = True
+    # When the support is most of the catalogue, ranking every column is cheaper.
+    sparse = 2 * (len(inside) + k + pad) < n
+    outside = base.prefix[~blocked[base.prefix]][: k + pad] if sparse else support[:0]
+    if len(outside) == k + pad:
+        candidates = np.concatenate((inside, outside))
+        candidates.sort()
+        values = values_at(candidates)
+        if k <= len(candidates):
+            kth = -np.partition(-values, k - 1, axis=1)[:, k - 1]
+            # Positions not taken score at most what the last one taken scores (the base
+            # is sorted down to its floor, and the rest is below it).
+            last = values[:, np.searchsorted(candidates, outside[-1])]
+            if bool((last < kth).all()):
+                return _best_columns(values, candidates, k)
+    every = np.arange(n)
+    values = values_at(every)
+    values[:, excluded] = -np.inf
+    return _best_columns(values, every, k)
 
 
 def to_catalogue(
@@ -462,11 +649,15 @@ class WarmScorer:
         rows = self.row_of[np.asarray(liked_positions, dtype=np.int64)]
         return rows[rows >= 0]
 
+    def item_scores(self, rows: np.ndarray) -> list[np.ndarray]:
+        """Each item model's summed similarity rows of these model ``rows``, on catalogue
+        positions."""
+        return [table.scores(rows, self.n + 1)[: self.n] for table in self.tables]
+
     def scores(self, prior: np.ndarray, liked_positions: np.ndarray) -> np.ndarray:
         """The blended scores for this prior (demographic scores of the catalogue) and
         these liked catalogue positions; ``prior`` itself when none is known."""
         rows = self.known(liked_positions)
         if not len(rows):
             return prior
-        items = [table.scores(rows, self.n + 1)[: self.n] for table in self.tables]
-        return self.model.blend(prior, items, len(rows))
+        return self.model.blend(prior, self.item_scores(rows), len(rows))

@@ -28,6 +28,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -43,20 +44,24 @@ from recommender.ml.evaluation import (
     rater_folds,
 )
 from recommender.ml.features import encode_raters, genre_matrix
-from recommender.ml.scoring import Scorer, rank_positions
+from recommender.ml.scoring import Scorer
 from recommender.ml.training import DEFAULT_PARAMS, TrainParams, train
 from recommender.ml.warm import (
     DEFAULT_WARM_PARAMS,
     Neighbours,
+    RankedBase,
     WarmParams,
     WarmScorer,
+    blend_standardised,
     cosine_neighbours,
     cosine_neighbours_grid,
     fit_warm,
     liked_matrix,
+    rank_sparse,
     reveal_order,
+    standardised,
     to_catalogue,
-    top_rows,
+    top_rows_sparse,
 )
 
 WARM_KS: tuple[int, ...] = (0, 1, 3, 5, 10)
@@ -258,19 +263,30 @@ def tune_knn_shrinkage(
         tables = cosine_neighbours_grid(
             likes, shrinkages=shrinkages, neighbours=warm_params.neighbours
         )
+        # Outside the movies the revealed ones point to, every score is the tie-break
+        # alone: only those movies and the most popular others need ranking.
+        base = RankedBase(tie)
         for k in warm_params.validation_ks:
             values: list[list[float]] = [[] for _ in tables]
             for order in orders:
                 if len(order) < k + 1:
                     continue
                 revealed, relevant = order[:k], set(order[k:].tolist())
-                scores = np.vstack([t.scores(revealed, n) + tie for t in tables])
-                for i, row in enumerate(top_rows(scores, revealed, 10)):
+                items = [t.scores(revealed, n) for t in tables]
+                support = np.flatnonzero(np.logical_or.reduce([item != 0 for item in items]))
+                top = top_rows_sparse(
+                    partial(_tied_columns, items, tie), base, support, revealed, 10
+                )
+                for i, row in enumerate(top):
                     values[i].append(ndcg_at_k(row, relevant, 10))
             for shrinkage, v in zip(shrinkages, values, strict=True):
                 if v:
                     totals[shrinkage].append(float(np.mean(v)))
     return max(totals, key=lambda s: (float(np.mean(totals[s])) if totals[s] else 0.0, s))
+
+
+def _tied_columns(items: list[np.ndarray], tie: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    return np.vstack([item[columns] + tie[columns] for item in items])
 
 
 class _Tally:
@@ -378,24 +394,50 @@ def evaluate_warm(
         popular = popularity_scores(train_ratings, movie_ids, min_rating=params.like_threshold)
         tie = _TIE_BREAK * popular / max(float(popular.max()), 1.0)
         evaluated = [rid for rid in held_out.tolist() if rid in likes_of]
-        priors = scorer.scores_for_features(features[row_of.get_indexer(evaluated)])
+        # One prior per distinct profile (a dense vector per rater would be gigabytes at
+        # 100,000 raters), and each ranking looks only at the movies that can reach its
+        # top 10 (``rank_sparse``): the same answers as ranking every movie.
+        unique, group_of = np.unique(
+            features[row_of.get_indexer(evaluated)], axis=0, return_inverse=True
+        )
+        priors = scorer.scores_for_features(unique)
+        prior_bases: dict[int, RankedBase] = {}
+        popular_base, tie_base = RankedBase(popular), RankedBase(tie)
         for tally in tallies.values():
             tally.start_fold(ks)
-        for rid, prior in zip(evaluated, priors, strict=True):
+        for rid, group in zip(evaluated, group_of.reshape(-1).tolist(), strict=True):
+            prior = priors[group]
+            base = prior_bases.get(group)
+            if base is None:
+                base = prior_bases[group] = RankedBase(prior)
+            standard_prior = standardised(prior)
             order = reveal_order(likes_of[rid], rid)
             for k in ks:
                 if len(order) < k + 1:
                     continue
                 revealed, relevant = order[:k], set(order[k:].tolist())
                 rows = knn_rows[revealed]
+                knn_scores = _knn_scores(knn, rows[rows >= 0], len(movie_ids))
                 rankings = {
-                    MODEL: warm_scorer.scores(prior, revealed),
-                    DEMOGRAPHIC: prior,
-                    ITEM_KNN: _knn_scores(knn, rows[rows >= 0], len(movie_ids)) + tie,
-                    LIKE_POPULARITY: popular,
+                    MODEL: _model_top(
+                        warm_scorer, prior, standard_prior, base, revealed, movie_ids
+                    ),
+                    DEMOGRAPHIC: rank_sparse(
+                        prior.__getitem__, base, _NONE, revealed, movie_ids, 10
+                    ),
+                    ITEM_KNN: rank_sparse(
+                        partial(_plus_columns, knn_scores, tie),
+                        tie_base,
+                        np.flatnonzero(knn_scores),
+                        revealed,
+                        movie_ids,
+                        10,
+                    ),
+                    LIKE_POPULARITY: rank_sparse(
+                        popular.__getitem__, popular_base, _NONE, revealed, movie_ids, 10
+                    ),
                 }
-                for name, scores in rankings.items():
-                    top = rank_positions(scores, movie_ids, 10, exclude_positions=revealed)
+                for name, top in rankings.items():
                     tallies[name].add(k, rid, top, relevant)
         model_values = tallies[MODEL].by_rater.get(GATE_K, {})
         if len(model_values) >= 2:
@@ -427,6 +469,46 @@ def evaluate_warm(
             f"item-kNN {report.ndcg(GATE_K, ITEM_KNN):.4f}"
         )
     return report
+
+
+_NONE = np.zeros(0, dtype=np.int64)
+
+
+def _plus_columns(scores: np.ndarray, tie: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    return scores[columns] + tie[columns]
+
+
+def _model_top(
+    warm_scorer: WarmScorer,
+    prior: np.ndarray,
+    standard_prior: np.ndarray,
+    base: RankedBase,
+    revealed: np.ndarray,
+    movie_ids: np.ndarray,
+) -> list[int]:
+    """The served blend's top 10 (``WarmScorer.scores`` ranked by ``rank_positions``)."""
+    rows = warm_scorer.known(revealed)
+    if not len(rows):
+        return rank_sparse(prior.__getitem__, base, _NONE, revealed, movie_ids, 10)
+    items = [standardised(scores) for scores in warm_scorer.item_scores(rows)]
+    warm = warm_scorer.model
+    values_at = partial(
+        _blend_columns, standard_prior, items, k=len(rows), prior_c=warm.prior_c, mix=warm.mix
+    )
+    support = np.flatnonzero((items[0] != 0) | (items[1] != 0))
+    return rank_sparse(values_at, base, support, revealed, movie_ids, 10)
+
+
+def _blend_columns(
+    prior: np.ndarray,
+    items: list[np.ndarray],
+    columns: np.ndarray,
+    *,
+    k: int,
+    prior_c: float,
+    mix: float,
+) -> np.ndarray:
+    return blend_standardised(prior, items, k=k, prior_c=prior_c, mix=mix, columns=columns)
 
 
 def _knn_scores(table: Neighbours, rows: np.ndarray, n: int) -> np.ndarray:

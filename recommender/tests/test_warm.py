@@ -8,20 +8,23 @@ import pytest
 import scipy.sparse as sp
 
 from recommender.ml import warm as warm_module
-from recommender.ml.scoring import Scorer
+from recommender.ml.scoring import Scorer, rank_positions
 from recommender.ml.training import train
 from recommender.ml.warm import (
     COMPONENTS,
+    RankedBase,
     WarmParams,
     WarmScorer,
     blend_scores,
     cosine_neighbours,
     fit_warm,
     liked_matrix,
+    rank_sparse,
     reveal,
     reveal_order,
     rp3_neighbours,
     top_rows,
+    top_rows_sparse,
 )
 from recommender.tests import _synthetic
 
@@ -138,6 +141,45 @@ def test_if_a_score_vector_is_constant_then_it_contributes_nothing() -> None:
 def test_if_top_rows_then_excluded_columns_never_come_back() -> None:
     scores = np.array([[0.9, 0.8, 0.1, 0.5], [0.1, 0.2, 0.3, 0.4]])
     assert top_rows(scores, np.array([0]), 2) == [[1, 3], [3, 2]]
+
+
+def test_if_top_rows_tie_then_the_lower_column_comes_first() -> None:
+    scores = np.array([[0.5, 0.7, 0.5, 0.7, 0.1]])
+    assert top_rows(scores, np.array([], dtype=np.int64), 3) == [[1, 3, 0]]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_if_ranked_on_candidates_then_the_answer_is_the_full_ranking(seed: int) -> None:
+    # Scores equal a multiple of a base (with many ties) outside a random support: the
+    # shortcut must give what ranking every column gives, ties and exclusions included.
+    rng = np.random.default_rng(seed)
+    for _ in range(150):
+        n = int(rng.integers(20, 600))
+        base = np.round(rng.normal(size=n), 1)
+        support = np.sort(rng.choice(n, int(rng.integers(0, n // 3)), replace=False))
+        items = np.zeros((2, n))
+        items[:, support] = np.round(rng.random((2, len(support))), 2)
+        parts = np.vstack([base, items])
+        weights = np.abs(rng.normal(size=(4, 3))) + 0.01
+        excluded = rng.choice(n, int(rng.integers(0, 6)), replace=False)
+        k = int(rng.integers(1, 12))
+        ranked = RankedBase(base, length=int(rng.choice([8, 64, 1024])))
+
+        def grid(columns: np.ndarray) -> np.ndarray:
+            return weights @ parts[:, columns]  # noqa: B023 (called before the next round)
+
+        assert top_rows_sparse(grid, ranked, support, excluded, k) == top_rows(
+            weights @ parts, excluded, k
+        )
+        movie_ids = rng.permutation(n) + 1
+        full = weights[0] @ parts
+
+        def one(columns: np.ndarray) -> np.ndarray:
+            return full[columns]  # noqa: B023
+
+        assert rank_sparse(one, ranked, support, excluded, movie_ids, k) == rank_positions(
+            full, movie_ids, k, exclude_positions=excluded
+        )
 
 
 def test_if_fitted_then_the_blend_is_a_grid_point_chosen_by_validation() -> None:
