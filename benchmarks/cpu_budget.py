@@ -40,6 +40,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from recommender.ml.profile import GENDERS, OCCUPATIONS  # noqa: E402 (Django-free)
+
 STAGES = (
     "middleware",
     "authentication (JWT)",
@@ -52,30 +54,6 @@ STAGES = (
     "rendering",
 )
 FRAMEWORK = "Django + DRF (the rest)"
-GENDERS = ("M", "F", "O")
-OCCUPATIONS = (
-    "administrator",
-    "artist",
-    "doctor",
-    "educator",
-    "engineer",
-    "entertainment",
-    "executive",
-    "healthcare",
-    "homemaker",
-    "lawyer",
-    "librarian",
-    "marketing",
-    "none",
-    "other",
-    "programmer",
-    "retired",
-    "salesman",
-    "scientist",
-    "student",
-    "technician",
-    "writer",
-)
 
 
 class Stages:

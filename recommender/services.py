@@ -18,7 +18,7 @@ from recommender import registry
 from recommender.datasets import feedback_frames, training_frames
 from recommender.errors import FeedbackLimitReached, FeedbackPersonNotFound, TrainingDataMissing
 from recommender.ml.evaluation import EvaluationReport, evaluate
-from recommender.ml.filters import NO_YEAR, effective_filters
+from recommender.ml.filters import NO_YEAR, Filters, effective_filters
 from recommender.ml.profile import Profile
 from recommender.ml.training import TrainParams, train, with_segments
 from recommender.ml.warm import WarmParams, fit_warm
@@ -217,6 +217,30 @@ class Recommendation:
         }
 
 
+def _serving(
+    profile: Profile,
+    *,
+    exclude: Iterable[int],
+    liked: Iterable[int],
+    genres: Iterable[str] | None,
+    exclude_genres: Iterable[str] | None,
+    released_from: int | None,
+    released_to: int | None,
+) -> tuple[registry.LoadedModel, Filters, tuple[int, ...]]:
+    """What both answers start from: the model that serves (raises ModelNotReady), the
+    filters the request means and its liked ids, sorted and each once."""
+    loaded = registry.active_model()
+    filters = effective_filters(
+        profile,
+        exclude=exclude,
+        genres=genres,
+        exclude_genres=exclude_genres,
+        released_from=released_from,
+        released_to=released_to,
+    )
+    return loaded, filters, tuple(sorted(set(liked)))
+
+
 def recommendations_for(
     *,
     profile: Profile,
@@ -240,16 +264,15 @@ def recommendations_for(
     No database query: the model, the titles, the masks and the answers already computed
     are held in memory by the registry. Raises ModelNotReady when no version can serve.
     """
-    loaded = registry.active_model()
-    filters = effective_filters(
+    loaded, filters, liked_ids = _serving(
         profile,
         exclude=exclude,
+        liked=liked,
         genres=genres,
         exclude_genres=exclude_genres,
         released_from=released_from,
         released_to=released_to,
     )
-    liked_ids = tuple(sorted(set(liked)))
     if filters.is_empty and not liked_ids and offset + limit <= registry.MAX_LIST:
         return loaded.version, loaded.titles_for(profile, offset + limit)[offset:]
     ranked = loaded.ranked(profile, filters, offset + limit, liked=liked_ids)
@@ -271,16 +294,16 @@ def recommendation_details_for(
 ) -> tuple[int, list[Recommendation]]:
     """Like ``recommendations_for`` (the same movies in the same order), with each movie's
     MovieLens id, year, genres, IMDb URL, score and reason. Raises ModelNotReady."""
-    loaded = registry.active_model()
-    filters = effective_filters(
+    loaded, filters, liked_ids = _serving(
         profile,
         exclude=exclude,
+        liked=liked,
         genres=genres,
         exclude_genres=exclude_genres,
         released_from=released_from,
         released_to=released_to,
     )
-    ranked = loaded.ranked(profile, filters, offset + limit, liked=tuple(sorted(set(liked))))
+    ranked = loaded.ranked(profile, filters, offset + limit, liked=liked_ids)
     catalogue = loaded.catalogue
     names = catalogue.genre_names
     segments = loaded.scorer.model.segments
