@@ -25,7 +25,9 @@ exactly the demographic model's.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any
@@ -46,6 +48,10 @@ COMPONENTS: tuple[str, ...] = ("cosine", "rp3beta")
 _BLOCK_ENTRIES = 4_000_000
 # Seed offset of the revealed likes, shared with the evaluation protocol.
 REVEAL_SEED_OFFSET = 1000
+# Threads fitting row blocks: scipy's sparse product and numpy's selection release the GIL.
+_FIT_THREADS = max(1, min(4, len(os.sched_getaffinity(0))))
+# Co-occurrence counts are exact in float32 below 2**24 raters (and the product is faster).
+_FLOAT32_EXACT = 2**24
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,13 @@ class WarmParams:
     inner_folds: int = 3
     inner_seed: int = 7
     validation_ks: tuple[int, ...] = (1, 3, 5, 10)
+    # At most this many held-out raters of each inner fold are ranked (a seeded sample;
+    # the fold's other raters stay out of its fit). Above ml-100k's folds (315 raters),
+    # so there every one is ranked; it bounds the validation's cost at 100x the data.
+    validation_raters: int = 400
+    # The same bound on the raters ranked per fold of the warm-start protocol
+    # (``recommender.ml.warm_evaluation``); ml-100k's folds hold 189, scale 10's 1,886.
+    evaluated_raters: int = 2000
 
     def __post_init__(self) -> None:
         if self.neighbours < 1:
@@ -85,6 +98,8 @@ class WarmParams:
             raise ValueError("inner_folds must be at least 2")
         if not self.validation_ks or min(self.validation_ks) < 1:
             raise ValueError("validation_ks must hold positive numbers of likes")
+        if self.validation_raters < 2 or self.evaluated_raters < 2:
+            raise ValueError("validation_raters and evaluated_raters must be at least 2")
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -215,33 +230,57 @@ def liked_matrix(
     return matrix
 
 
-def cosine_neighbours(likes: sp.csr_matrix, *, shrinkage: float, neighbours: int) -> Neighbours:
-    """Top-N cosine similarities (with shrinkage) of every movie, from sparse blocks."""
-    return cosine_neighbours_grid(likes, shrinkages=(shrinkage,), neighbours=neighbours)[0]
+def cosine_neighbours(
+    likes: sp.csr_matrix,
+    *,
+    shrinkage: float,
+    neighbours: int,
+    rows: np.ndarray | None = None,
+) -> Neighbours:
+    """Top-N cosine similarities (with shrinkage) of every movie, from sparse blocks;
+    only of the movies at ``rows`` if given (``fit_rows``)."""
+    return cosine_neighbours_grid(likes, shrinkages=(shrinkage,), neighbours=neighbours, rows=rows)[
+        0
+    ]
 
 
 def cosine_neighbours_grid(
-    likes: sp.csr_matrix, *, shrinkages: Sequence[float], neighbours: int
+    likes: sp.csr_matrix,
+    *,
+    shrinkages: Sequence[float],
+    neighbours: int,
+    rows: np.ndarray | None = None,
 ) -> list[Neighbours]:
     """``cosine_neighbours`` for several shrinkages, sharing the co-occurrence blocks."""
-    x = sp.csc_matrix(likes, dtype=np.float64)
-    counts = np.asarray(x.sum(axis=0)).ravel()
+    # Counts are whole numbers, so float32 gives the same values as float64, faster.
+    dtype = np.float32 if likes.shape[0] < _FLOAT32_EXACT else np.float64
+    x = sp.csr_matrix(likes, dtype=dtype)
+    counts = np.asarray(x.sum(axis=0), dtype=np.float64).ravel()
     norms = np.sqrt(counts)
     xt = x.T.tocsr()
     n = len(counts)
     tables = [_empty_table(n, neighbours) for _ in shrinkages]
-    for rows in _row_blocks(n):
-        co = np.asarray((xt[rows] @ x).todense(), dtype=np.float32)
-        product = (norms[rows, None] * norms[None, :]).astype(np.float32)
+
+    def fit(block: np.ndarray) -> None:
+        co = (xt[block] @ x).toarray().astype(np.float32, copy=False)
+        product = (norms[block, None] * norms[None, :]).astype(np.float32)
         for table, shrinkage in zip(tables, shrinkages, strict=True):
-            _keep_top(table, rows, co / (product + np.float32(shrinkage + 1e-12)))
+            _keep_top(table, block, co / (product + np.float32(shrinkage + 1e-12)))
+
+    _fit_blocks(fit, n, rows)
     return tables
 
 
 def rp3_neighbours(
-    likes: sp.csr_matrix, *, alpha: float, beta: float, neighbours: int
+    likes: sp.csr_matrix,
+    *,
+    alpha: float,
+    beta: float,
+    neighbours: int,
+    rows: np.ndarray | None = None,
 ) -> Neighbours:
-    """Top-N RP3beta weights: (P(movie -> rater) P(rater -> movie)) ** alpha / pop ** beta."""
+    """Top-N RP3beta weights: (P(movie -> rater) P(rater -> movie)) ** alpha / pop ** beta;
+    only of the movies at ``rows`` if given (``fit_rows``)."""
     x = sp.csr_matrix(likes, dtype=np.float64)
     rater_degree = np.asarray(x.sum(axis=1)).ravel()
     movie_degree = np.asarray(x.sum(axis=0)).ravel()
@@ -250,9 +289,12 @@ def rp3_neighbours(
     penalty = np.maximum(movie_degree, 1.0) ** beta
     n = len(movie_degree)
     table = _empty_table(n, neighbours)
-    for rows in _row_blocks(n):
-        walk = np.asarray((movie_to_rater[rows] @ rater_to_movie).todense())
-        _keep_top(table, rows, walk**alpha / penalty[None, :])
+
+    def fit(block: np.ndarray) -> None:
+        walk = np.asarray((movie_to_rater[block] @ rater_to_movie).todense())
+        _keep_top(table, block, walk**alpha / penalty[None, :])
+
+    _fit_blocks(fit, n, rows)
     return table
 
 
@@ -263,10 +305,22 @@ def _empty_table(n: int, neighbours: int) -> Neighbours:
     )
 
 
-def _row_blocks(n: int) -> Iterable[np.ndarray]:
+def _fit_blocks(fit: Callable[[np.ndarray], None], n: int, rows: np.ndarray | None) -> None:
+    """``fit`` every block of the rows (all n when None), on ``_FIT_THREADS`` threads.
+
+    Blocks write disjoint rows of their tables, so the result is the same in any order.
+    Rows left out keep an empty entry: weight 0 at every slot.
+    """
+    wanted = np.arange(n) if rows is None else np.unique(np.asarray(rows, dtype=np.int64))
     step = max(1, _BLOCK_ENTRIES // max(n, 1))
-    for start in range(0, n, step):
-        yield np.arange(start, min(start + step, n))
+    blocks = [wanted[start : start + step] for start in range(0, len(wanted), step)]
+    if _FIT_THREADS == 1 or len(blocks) < 2:
+        for block in blocks:
+            fit(block)
+        return
+    with ThreadPoolExecutor(max_workers=_FIT_THREADS) as pool:
+        for _ in pool.map(fit, blocks):
+            pass
 
 
 def _keep_top(table: Neighbours, rows: np.ndarray, dense: np.ndarray) -> None:
@@ -286,15 +340,27 @@ def _keep_top(table: Neighbours, rows: np.ndarray, dense: np.ndarray) -> None:
 
 
 def fit_item_models(
-    likes: sp.csr_matrix, params: WarmParams = DEFAULT_WARM_PARAMS
+    likes: sp.csr_matrix,
+    params: WarmParams = DEFAULT_WARM_PARAMS,
+    *,
+    rows: np.ndarray | None = None,
 ) -> dict[str, Neighbours]:
-    """Both item models (``COMPONENTS`` order) from a raters x movies like matrix."""
+    """Both item models (``COMPONENTS`` order) from a raters x movies like matrix.
+
+    With ``rows``, only those movies' neighbour rows are fitted (the others are empty):
+    an evaluation reads nothing but the rows of the movies it reveals, and the rows it
+    reads are the same as in the full tables.
+    """
     return {
         "cosine": cosine_neighbours(
-            likes, shrinkage=params.cosine_shrinkage, neighbours=params.neighbours
+            likes, shrinkage=params.cosine_shrinkage, neighbours=params.neighbours, rows=rows
         ),
         "rp3beta": rp3_neighbours(
-            likes, alpha=params.rp3_alpha, beta=params.rp3_beta, neighbours=params.neighbours
+            likes,
+            alpha=params.rp3_alpha,
+            beta=params.rp3_beta,
+            neighbours=params.neighbours,
+            rows=rows,
         ),
     }
 
@@ -304,6 +370,49 @@ def reveal_order(liked_ids: Iterable[int], rater_id: int) -> np.ndarray:
     by ``np.random.default_rng(1000 + rater_id)``. Revealing k takes the first k."""
     ordered = np.sort(np.fromiter(liked_ids, dtype=np.int64))
     return np.random.default_rng(REVEAL_SEED_OFFSET + int(rater_id)).permutation(ordered)
+
+
+def liked_positions(
+    ratings: pd.DataFrame, movie_ids: np.ndarray, *, threshold: int
+) -> dict[int, np.ndarray]:
+    """Every rater's liked movies (>= threshold stars) as positions in ``movie_ids``,
+    raters ascending; movies not there are left out, and so are raters left with none."""
+    liked = ratings[ratings["rating"].to_numpy() >= threshold]
+    rows = pd.Index(movie_ids).get_indexer(liked["movie_id"].to_numpy())
+    rater_ids = liked["rater_id"].to_numpy()[rows >= 0]
+    rows = rows[rows >= 0]
+    if not len(rows):
+        return {}
+    order = np.argsort(rater_ids, kind="stable")
+    rater_ids, rows = rater_ids[order], rows[order]
+    starts = np.flatnonzero(np.r_[True, rater_ids[1:] != rater_ids[:-1]])
+    return dict(zip(rater_ids[starts].tolist(), np.split(rows, starts[1:]), strict=True))
+
+
+def reveal_orders(
+    ratings: pd.DataFrame, movie_ids: np.ndarray, *, threshold: int
+) -> dict[int, np.ndarray]:
+    """Every rater's ``reveal_order`` of the liked movies (``liked_positions``)."""
+    return {
+        rid: reveal_order(rows, rid)
+        for rid, rows in liked_positions(ratings, movie_ids, threshold=threshold).items()
+    }
+
+
+def revealed_rows(orders: Iterable[np.ndarray], k: int) -> np.ndarray:
+    """The positions any of these reveal orders shows among its first k (sorted): the
+    only neighbour rows that ranking with up to k revealed likes reads."""
+    shown = [order[:k] for order in orders]
+    return np.unique(np.concatenate(shown)) if shown else np.zeros(0, dtype=np.int64)
+
+
+def ranked_sample(rater_ids: np.ndarray, cap: int, seed: Sequence[int]) -> np.ndarray:
+    """``rater_ids`` when there are at most ``cap``, else a sorted sample of ``cap`` of
+    them drawn by ``np.random.default_rng(seed)``: the raters a validation ranks."""
+    ids = np.asarray(rater_ids, dtype=np.int64)
+    if len(ids) <= cap:
+        return ids
+    return np.sort(np.random.default_rng(list(seed)).choice(ids, size=cap, replace=False))
 
 
 def reveal(liked_ids: Iterable[int], rater_id: int, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -330,16 +439,38 @@ def fit_warm(
     ``demographic`` is the ridge model fitted on the same frames; the item models index
     the same movies (``demographic.movie_ids``). The blend weights (``prior_c``, ``mix``)
     are the grid point with the best mean NDCG@10 over ``validation_ks`` on inner
-    splits of these raters, each inner split fitting its own models. Raises ValueError
-    like ``train``.
+    splits of these raters (``inner_splits``), each inner split fitting its own models.
+    Raises ValueError like ``train``.
     """
-    movie_ids = demographic.movie_ids
     rater_ids = np.unique(ratings["rater_id"].to_numpy())
-    likes = liked_matrix(ratings, rater_ids, movie_ids, threshold=params.like_threshold)
-    components = fit_item_models(likes, warm_params)
-    validation = _validate_blends(
-        ratings, raters, movies, params=params, warm_params=warm_params, seed=seed
+    likes = liked_matrix(ratings, rater_ids, demographic.movie_ids, threshold=params.like_threshold)
+    validation = blend_validation(
+        [
+            split_blend_values(
+                split, raters, movies, params=params, warm_params=warm_params, seed=seed
+            )
+            for split in inner_splits(
+                ratings,
+                warm_params,
+                likes=likes,
+                rater_ids=rater_ids,
+                movie_ids=demographic.movie_ids,
+            )
+        ],
+        warm_params,
     )
+    return chosen_blend(
+        demographic.movie_ids, fit_item_models(likes, warm_params), validation, warm_params
+    )
+
+
+def chosen_blend(
+    movie_ids: np.ndarray,
+    components: dict[str, Neighbours],
+    validation: dict[str, float],
+    warm_params: WarmParams,
+) -> WarmModel:
+    """The WarmModel of these item models with the validation's best grid point."""
     best = max(validation, key=lambda key: (validation[key], key))
     prior_c, mix = (float(v) for v in best.split("/"))
     return WarmModel(
@@ -352,31 +483,86 @@ def fit_warm(
     )
 
 
-def _validate_blends(
+@dataclass(frozen=True, eq=False)
+class InnerSplit:
+    """One inner split of a validation: its training raters' ratings and like matrix,
+    and the ratings of the held-out raters it ranks (``validation_raters`` at most)."""
+
+    held_out: np.ndarray  # the whole held-out fold (none of it is trained on)
+    inner: pd.DataFrame
+    ranked: pd.DataFrame
+    # ``liked_matrix`` of ``inner``: its raters (ascending) x the caller's movie_ids.
+    likes: sp.csr_matrix
+    movie_ids: np.ndarray
+
+    def likes_on(self, movie_ids: np.ndarray) -> sp.csr_matrix:
+        """The like matrix on these movies (ascending, all among ``self.movie_ids``)."""
+        if len(movie_ids) == len(self.movie_ids):
+            return self.likes
+        return self.likes[:, np.searchsorted(self.movie_ids, movie_ids)]
+
+
+def inner_splits(
     ratings: pd.DataFrame,
+    warm_params: WarmParams,
+    *,
+    likes: sp.csr_matrix,
+    rater_ids: np.ndarray,
+    movie_ids: np.ndarray,
+) -> Iterator[InnerSplit]:
+    """The inner folds of these ratings' raters (``inner_folds``, ``inner_seed``): every
+    validation of a fit (the blend, the item-kNN baseline's shrinkage) uses these.
+    ``likes`` is ``liked_matrix`` of all these ratings on ``rater_ids`` (their raters,
+    ascending) and ``movie_ids``; each split's matrix is its rows of it."""
+    folds = rater_folds(rater_ids, n_folds=warm_params.inner_folds, seed=warm_params.inner_seed)
+    raters_of = ratings["rater_id"]
+    for i, held_out in enumerate(folds):
+        ranked = ranked_sample(held_out, warm_params.validation_raters, (warm_params.inner_seed, i))
+        yield InnerSplit(
+            held_out=held_out,
+            inner=ratings[~raters_of.isin(held_out)],
+            ranked=ratings[raters_of.isin(ranked)],
+            likes=likes[np.flatnonzero(~np.isin(rater_ids, held_out))],
+            movie_ids=movie_ids,
+        )
+
+
+def split_blend_values(
+    split: InnerSplit,
     raters: pd.DataFrame,
     movies: pd.DataFrame,
     *,
     params: TrainParams,
     warm_params: WarmParams,
     seed: int,
+) -> list[dict[tuple[float, float], float]]:
+    """Per validation k, the mean NDCG@10 of every blend grid point on one inner split:
+    the ridge and the item models fitted on its training raters (the item models only
+    at the rows the ranked raters' reveals read)."""
+    grid = [(c, m) for c in warm_params.prior_grid for m in warm_params.mix_grid]
+    model = train(
+        split.inner,
+        raters[~raters["rater_id"].isin(split.held_out)],
+        movies,
+        params=params,
+        seed=seed,
+    )
+    likes = split.likes_on(model.movie_ids)
+    orders = reveal_orders(split.ranked, model.movie_ids, threshold=params.like_threshold)
+    needed = revealed_rows(orders.values(), max(warm_params.validation_ks))
+    components = fit_item_models(likes, warm_params, rows=needed)
+    return _score_grid(model, components, orders, raters, grid, warm_params)
+
+
+def blend_validation(
+    split_values: Iterable[list[dict[tuple[float, float], float]]], warm_params: WarmParams
 ) -> dict[str, float]:
-    """Mean NDCG@10 (over inner folds, then over validation_ks) of every grid point,
+    """Mean NDCG@10 (over inner splits, then over validation_ks) of every grid point,
     keyed ``"c/mix"``. Ties go to the larger key, i.e. the stronger prior and cosine."""
     grid = [(c, m) for c in warm_params.prior_grid for m in warm_params.mix_grid]
-    totals = {point: [] for point in grid}  # type: dict[tuple[float, float], list[float]]
-    rater_ids = np.unique(ratings["rater_id"].to_numpy())
-    folds = rater_folds(rater_ids, n_folds=warm_params.inner_folds, seed=warm_params.inner_seed)
-    for held_out in folds:
-        inner = ratings[~ratings["rater_id"].isin(held_out)]
-        model = train(
-            inner, raters[~raters["rater_id"].isin(held_out)], movies, params=params, seed=seed
-        )
-        inner_raters = np.unique(inner["rater_id"].to_numpy())
-        likes = liked_matrix(inner, inner_raters, model.movie_ids, threshold=params.like_threshold)
-        components = fit_item_models(likes, warm_params)
-        held = ratings[ratings["rater_id"].isin(held_out)]
-        for value in _score_grid(model, components, held, raters, grid, params, warm_params):
+    totals: dict[tuple[float, float], list[float]] = {point: [] for point in grid}
+    for values in split_values:
+        for value in values:
             for point, ndcg in value.items():
                 totals[point].append(ndcg)
     return {f"{c:g}/{m:g}": float(np.mean(v)) if v else 0.0 for (c, m), v in totals.items()}
@@ -385,13 +571,13 @@ def _validate_blends(
 def _score_grid(
     model: RecommenderModel,
     components: dict[str, Neighbours],
-    held: pd.DataFrame,
+    held_orders: dict[int, np.ndarray],
     raters: pd.DataFrame,
     grid: list[tuple[float, float]],
-    params: TrainParams,
     warm_params: WarmParams,
 ) -> list[dict[tuple[float, float], float]]:
-    """Per validation k, the mean NDCG@10 of every grid point on these held-out raters.
+    """Per validation k, the mean NDCG@10 of every grid point on these held-out raters
+    (their ``reveal_orders`` in the model's movie positions).
 
     Raters with the same features share one prior (computed once, and only while their
     group is scored: one dense vector per rater would be gigabytes at 100,000 raters);
@@ -399,18 +585,11 @@ def _score_grid(
     others (``top_rows_sparse``), which gives the same top 10 as sorting every movie.
     """
     n = len(model.movie_ids)
-    position = pd.Index(model.movie_ids)
-    liked = held[held["rating"] >= params.like_threshold]
-    liked_rows = {
-        int(rid): position.get_indexer(group.to_numpy())
-        for rid, group in liked.groupby("rater_id")["movie_id"]
-    }
-    liked_rows = {rid: rows[rows >= 0] for rid, rows in liked_rows.items()}
-    ids, features = encode_raters(raters[raters["rater_id"].isin(list(liked_rows))])
+    ids, features = encode_raters(raters[raters["rater_id"].isin(list(held_orders))])
     feature_of = dict(zip(ids.tolist(), range(len(ids)), strict=True))
     tables = [components[name] for name in COMPONENTS]
-    rater_ids = [rid for rid in liked_rows if rid in feature_of]
-    orders = [reveal_order(liked_rows[rid], rid) for rid in rater_ids]
+    rater_ids = [rid for rid in held_orders if rid in feature_of]
+    orders = [held_orders[rid] for rid in rater_ids]
     ks = warm_params.validation_ks
     # One row of coefficients (prior, cosine, RP3beta) per grid point, per k.
     coefficients = [

@@ -48,17 +48,25 @@ from recommender.ml.scoring import Scorer
 from recommender.ml.training import DEFAULT_PARAMS, TrainParams, train
 from recommender.ml.warm import (
     DEFAULT_WARM_PARAMS,
+    InnerSplit,
     Neighbours,
     RankedBase,
     WarmParams,
     WarmScorer,
     blend_standardised,
-    cosine_neighbours,
+    blend_validation,
+    chosen_blend,
     cosine_neighbours_grid,
-    fit_warm,
+    inner_splits,
     liked_matrix,
+    liked_positions,
     rank_sparse,
+    ranked_sample,
     reveal_order,
+    reveal_orders,
+    revealed_rows,
+    rp3_neighbours,
+    split_blend_values,
     standardised,
     to_catalogue,
     top_rows_sparse,
@@ -231,58 +239,57 @@ def passes_warm_gate(
     )
 
 
-def tune_knn_shrinkage(
-    ratings: pd.DataFrame,
+def best_shrinkage(split_values: Sequence[dict[float, list[float]]]) -> float:
+    """The shrinkage with the best mean of ``knn_split_values`` over the splits (ties
+    go to the larger shrinkage)."""
+    totals: dict[float, list[float]] = {}
+    for values in split_values:
+        for shrinkage, means in values.items():
+            totals.setdefault(shrinkage, []).extend(means)
+    return max(totals, key=lambda s: (float(np.mean(totals[s])) if totals[s] else 0.0, s))
+
+
+def knn_split_values(
+    split: InnerSplit,
     movie_ids: np.ndarray,
     *,
-    params: TrainParams = DEFAULT_PARAMS,
-    warm_params: WarmParams = DEFAULT_WARM_PARAMS,
+    params: TrainParams,
+    warm_params: WarmParams,
     grid: Sequence[float] = KNN_SHRINKAGE_GRID,
-) -> float:
-    """The item-kNN shrinkage with the best mean NDCG@10 over ``validation_ks`` on
-    inner splits of these ratings' raters (ties go to the larger shrinkage)."""
-    rater_ids = np.unique(ratings["rater_id"].to_numpy())
-    folds = rater_folds(rater_ids, n_folds=warm_params.inner_folds, seed=warm_params.inner_seed)
+) -> dict[float, list[float]]:
+    """Per shrinkage, the mean NDCG@10 of item-kNN at each validation k on one inner
+    split (``movie_ids``: the fold's catalogue of the baseline)."""
     shrinkages = [float(s) for s in grid]
-    totals: dict[float, list[float]] = {s: [] for s in shrinkages}
-    position = pd.Index(movie_ids)
     n = len(movie_ids)
-    for held_out in folds:
-        inner = ratings[~ratings["rater_id"].isin(held_out)]
-        likes = liked_matrix(
-            inner, np.setdiff1d(rater_ids, held_out), movie_ids, threshold=params.like_threshold
-        )
-        pop = np.asarray(likes.sum(axis=0)).ravel()
-        tie = _TIE_BREAK * pop / max(float(pop.max()), 1.0)
-        held = ratings[ratings["rater_id"].isin(held_out)]
-        held = held[held["rating"] >= params.like_threshold]
-        orders = []
-        for rid, group in held.groupby("rater_id")["movie_id"]:
-            rows = position.get_indexer(group.to_numpy())
-            orders.append(reveal_order(rows[rows >= 0], int(rid)))
-        tables = cosine_neighbours_grid(
-            likes, shrinkages=shrinkages, neighbours=warm_params.neighbours
-        )
-        # Outside the movies the revealed ones point to, every score is the tie-break
-        # alone: only those movies and the most popular others need ranking.
-        base = RankedBase(tie)
-        for k in warm_params.validation_ks:
-            values: list[list[float]] = [[] for _ in tables]
-            for order in orders:
-                if len(order) < k + 1:
-                    continue
-                revealed, relevant = order[:k], set(order[k:].tolist())
-                items = [t.scores(revealed, n) for t in tables]
-                support = np.flatnonzero(np.logical_or.reduce([item != 0 for item in items]))
-                top = top_rows_sparse(
-                    partial(_tied_columns, items, tie), base, support, revealed, 10
-                )
-                for i, row in enumerate(top):
-                    values[i].append(ndcg_at_k(row, relevant, 10))
-            for shrinkage, v in zip(shrinkages, values, strict=True):
-                if v:
-                    totals[shrinkage].append(float(np.mean(v)))
-    return max(totals, key=lambda s: (float(np.mean(totals[s])) if totals[s] else 0.0, s))
+    likes = split.likes_on(movie_ids)
+    pop = np.asarray(likes.sum(axis=0)).ravel()
+    tie = _TIE_BREAK * pop / max(float(pop.max()), 1.0)
+    orders = list(reveal_orders(split.ranked, movie_ids, threshold=params.like_threshold).values())
+    tables = cosine_neighbours_grid(
+        likes,
+        shrinkages=shrinkages,
+        neighbours=warm_params.neighbours,
+        rows=revealed_rows(orders, max(warm_params.validation_ks)),
+    )
+    # Outside the movies the revealed ones point to, every score is the tie-break
+    # alone: only those movies and the most popular others need ranking.
+    base = RankedBase(tie)
+    result: dict[float, list[float]] = {s: [] for s in shrinkages}
+    for k in warm_params.validation_ks:
+        values: list[list[float]] = [[] for _ in tables]
+        for order in orders:
+            if len(order) < k + 1:
+                continue
+            revealed, relevant = order[:k], set(order[k:].tolist())
+            items = [t.scores(revealed, n) for t in tables]
+            support = np.flatnonzero(np.logical_or.reduce([item != 0 for item in items]))
+            top = top_rows_sparse(partial(_tied_columns, items, tie), base, support, revealed, 10)
+            for i, row in enumerate(top):
+                values[i].append(ndcg_at_k(row, relevant, 10))
+        for shrinkage, v in zip(shrinkages, values, strict=True):
+            if v:
+                result[shrinkage].append(float(np.mean(v)))
+    return result
 
 
 def _tied_columns(items: list[np.ndarray], tie: np.ndarray, columns: np.ndarray) -> np.ndarray:
@@ -350,13 +357,7 @@ def evaluate_warm(
     rated_ids = np.setdiff1d(rated_ids, np.fromiter(train_only, dtype=np.int64))
     folds = rater_folds(rated_ids, n_folds=n_folds, seed=seed)
     row_of = pd.Index(rater_ids)
-    position = pd.Index(movie_ids)
-    liked = ratings[ratings["rating"] >= params.like_threshold]
-    liked = liked[liked["movie_id"].isin(movie_ids)]
-    likes_of = {
-        int(rid): position.get_indexer(group.to_numpy())
-        for rid, group in liked.groupby("rater_id")["movie_id"]
-    }
+    likes_of = liked_positions(ratings, movie_ids, threshold=params.like_threshold)
     tallies = {name: _Tally() for name in RANKERS}
     paired: dict[str, list[PairedDifference]] = {DEMOGRAPHIC: [], ITEM_KNN: []}
     chosen: list[dict[str, float]] = []
@@ -366,34 +367,66 @@ def evaluate_warm(
         train_raters = raters[~raters["rater_id"].isin(held_out)]
         demographic = train(train_ratings, train_raters, movies, params=params, seed=seed)
         scorer = Scorer(demographic, movie_ids, genres)
-        warm = fit_warm(
+        # The raters ranked: all held-out raters with likes, or a seeded sample of
+        # ``evaluated_raters`` of them; the tables fit only the rows their reveals read.
+        evaluated = ranked_sample(
+            np.array([rid for rid in held_out.tolist() if rid in likes_of], dtype=np.int64),
+            warm_params.evaluated_raters,
+            (seed, number),
+        ).tolist()
+        orders = {rid: reveal_order(likes_of[rid], rid) for rid in evaluated}
+        needed = _model_rows(
+            movie_ids[revealed_rows(orders.values(), max(ks))], demographic.movie_ids
+        )
+        # The blend's and the item-kNN baseline's validations share the inner splits.
+        train_ids = np.unique(train_ratings["rater_id"].to_numpy())
+        train_likes = liked_matrix(
+            train_ratings, train_ids, demographic.movie_ids, threshold=params.like_threshold
+        )
+        blend_values, knn_values = [], []
+        for split in inner_splits(
             train_ratings,
-            train_raters,
-            movies,
-            demographic=demographic,
-            params=params,
-            warm_params=warm_params,
-            seed=seed,
+            warm_params,
+            likes=train_likes,
+            rater_ids=train_ids,
+            movie_ids=demographic.movie_ids,
+        ):
+            blend_values.append(
+                split_blend_values(
+                    split, train_raters, movies, params=params, warm_params=warm_params, seed=seed
+                )
+            )
+            knn_values.append(
+                knn_split_values(
+                    split, demographic.movie_ids, params=params, warm_params=warm_params
+                )
+            )
+        shrinkage = best_shrinkage(knn_values)
+        # The served cosine and the baseline's share one co-occurrence pass.
+        cosine, knn_table = cosine_neighbours_grid(
+            train_likes,
+            shrinkages=(warm_params.cosine_shrinkage, shrinkage),
+            neighbours=warm_params.neighbours,
+            rows=needed,
+        )
+        rp3 = rp3_neighbours(
+            train_likes,
+            alpha=warm_params.rp3_alpha,
+            beta=warm_params.rp3_beta,
+            neighbours=warm_params.neighbours,
+            rows=needed,
+        )
+        warm = chosen_blend(
+            demographic.movie_ids,
+            {"cosine": cosine, "rp3beta": rp3},
+            blend_validation(blend_values, warm_params),
+            warm_params,
         )
         warm_scorer = WarmScorer(warm, movie_ids)
-        shrinkage = tune_knn_shrinkage(
-            train_ratings, demographic.movie_ids, params=params, warm_params=warm_params
-        )
-        train_likes = liked_matrix(
-            train_ratings,
-            np.unique(train_ratings["rater_id"].to_numpy()),
-            demographic.movie_ids,
-            threshold=params.like_threshold,
-        )
-        knn_rows, knn = to_catalogue(
-            cosine_neighbours(train_likes, shrinkage=shrinkage, neighbours=warm_params.neighbours),
-            demographic.movie_ids,
-            movie_ids,
-        )
+        knn_rows, knn = to_catalogue(knn_table, demographic.movie_ids, movie_ids)
         chosen.append({"prior_c": warm.prior_c, "mix": warm.mix, "knn_shrinkage": shrinkage})
         popular = popularity_scores(train_ratings, movie_ids, min_rating=params.like_threshold)
         tie = _TIE_BREAK * popular / max(float(popular.max()), 1.0)
-        evaluated = [rid for rid in held_out.tolist() if rid in likes_of]
         # One prior per distinct profile (a dense vector per rater would be gigabytes at
         # 100,000 raters), and each ranking looks only at the movies that can reach its
         # top 10 (``rank_sparse``): the same answers as ranking every movie.
@@ -411,7 +444,7 @@ def evaluate_warm(
             if base is None:
                 base = prior_bases[group] = RankedBase(prior)
             standard_prior = standardised(prior)
-            order = reveal_order(likes_of[rid], rid)
+            order = orders[rid]
             for k in ks:
                 if len(order) < k + 1:
                     continue
@@ -472,6 +505,14 @@ def evaluate_warm(
 
 
 _NONE = np.zeros(0, dtype=np.int64)
+
+
+def _model_rows(ids: np.ndarray, model_movie_ids: np.ndarray) -> np.ndarray:
+    """The positions in ``model_movie_ids`` (ascending) of those of ``ids`` it holds."""
+    at = np.minimum(np.searchsorted(model_movie_ids, ids), max(len(model_movie_ids) - 1, 0))
+    if not len(model_movie_ids):
+        return _NONE
+    return at[model_movie_ids[at] == ids]
 
 
 def _plus_columns(scores: np.ndarray, tie: np.ndarray, columns: np.ndarray) -> np.ndarray:
