@@ -19,9 +19,13 @@ from recommender.ml.warm import (
     cosine_neighbours,
     fit_warm,
     liked_matrix,
+    liked_positions,
     rank_sparse,
+    ranked_sample,
     reveal,
     reveal_order,
+    reveal_orders,
+    revealed_rows,
     rp3_neighbours,
     top_rows,
     top_rows_sparse,
@@ -88,6 +92,114 @@ def test_if_fitted_in_tiny_blocks_then_tables_are_the_same(monkeypatch: pytest.M
     for name in COMPONENTS:
         assert np.array_equal(whole[name].weight, blocked[name].weight)
         assert np.array_equal(whole[name].index, blocked[name].index)
+
+
+def _random_likes(seed: int, raters: int = 60, movies: int = 25) -> sp.csr_matrix:
+    rng = np.random.default_rng(seed)
+    return sp.csr_matrix((rng.random((raters, movies)) < 0.3).astype(np.float64))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_if_only_some_rows_are_fitted_then_they_equal_the_full_tables_and_the_rest_is_empty(
+    seed: int,
+) -> None:
+    likes = _random_likes(seed)
+    params = WarmParams(neighbours=5)
+    whole = warm_module.fit_item_models(likes, params)
+    rows = np.array([20, 3, 3, 11])  # any order, repeats allowed
+    part = warm_module.fit_item_models(likes, params, rows=rows)
+    for name in COMPONENTS:
+        for row in range(likes.shape[1]):
+            if row in rows:
+                assert np.array_equal(part[name].index[row], whole[name].index[row])
+                assert np.array_equal(part[name].weight[row], whole[name].weight[row])
+            else:
+                assert not part[name].weight[row].any()
+
+
+def test_if_fitted_on_threads_then_tables_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    likes = _random_likes(3, raters=80, movies=40)
+    params = WarmParams(neighbours=6)
+    monkeypatch.setattr(warm_module, "_FIT_THREADS", 1)
+    serial = warm_module.fit_item_models(likes, params)
+    monkeypatch.setattr(warm_module, "_FIT_THREADS", 3)
+    monkeypatch.setattr(warm_module, "_BLOCK_ENTRIES", 40 * 3)  # three movies per block
+    threaded = warm_module.fit_item_models(likes, params)
+    for name in COMPONENTS:
+        assert np.array_equal(serial[name].index, threaded[name].index)
+        assert np.array_equal(serial[name].weight, threaded[name].weight)
+
+
+def test_if_counts_are_taken_in_float64_then_cosine_tables_are_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    likes = _random_likes(4)
+    single = cosine_neighbours(likes, shrinkage=20.0, neighbours=5)
+    monkeypatch.setattr(warm_module, "_FLOAT32_EXACT", 0)  # every matrix "too large"
+    double = cosine_neighbours(likes, shrinkage=20.0, neighbours=5)
+    assert np.array_equal(single.index, double.index)
+    assert np.array_equal(single.weight, double.weight)
+
+
+def test_if_liked_positions_then_each_rater_gets_the_known_liked_movies_only() -> None:
+    ratings = pd.DataFrame(
+        {
+            "rater_id": [5, 2, 5, 2, 7, 5],
+            "movie_id": [30, 10, 10, 99, 20, 20],
+            "rating": [5, 4, 4, 5, 2, 3],
+        }
+    )
+    positions = liked_positions(ratings, np.array([10, 20, 30]), threshold=4)
+    # Rater 2's 99 is not a known movie; rater 7 likes nothing; 5's 20 got 3 stars.
+    assert list(positions) == [2, 5]
+    assert positions[2].tolist() == [0]
+    assert sorted(positions[5].tolist()) == [0, 2]
+    assert liked_positions(ratings.iloc[:0], np.array([10]), threshold=4) == {}
+    orders = reveal_orders(ratings, np.array([10, 20, 30]), threshold=4)
+    assert orders[5].tolist() == reveal_order([2, 0], 5).tolist()
+
+
+def test_if_reveals_are_known_then_revealed_rows_are_the_union_of_their_first_k() -> None:
+    orders = [np.array([4, 1, 7]), np.array([1, 9]), np.array([3])]
+    assert revealed_rows(orders, 2).tolist() == [1, 3, 4, 9]
+    assert revealed_rows(orders, 1).tolist() == [1, 3, 4]
+    assert revealed_rows([], 5).tolist() == []
+
+
+def test_if_more_raters_than_the_cap_then_a_seeded_sorted_sample_is_ranked() -> None:
+    ids = np.arange(100, 200)
+    assert ranked_sample(ids, 100, (1, 2)).tolist() == ids.tolist()
+    sample = ranked_sample(ids, 10, (7, 0))
+    assert len(sample) == 10
+    assert len(set(sample.tolist())) == 10
+    assert sample.tolist() == sorted(sample.tolist())
+    assert set(sample.tolist()) <= set(ids.tolist())
+    assert ranked_sample(ids, 10, (7, 0)).tolist() == sample.tolist()
+    assert ranked_sample(ids, 10, (7, 1)).tolist() != sample.tolist()
+
+
+def test_if_validation_ranks_a_sample_then_the_fit_still_chooses_a_grid_point() -> None:
+    ratings, raters, movies = _warm_frames()
+    demographic = train(ratings, raters, movies)
+    params = WarmParams(neighbours=6, prior_grid=(0.3, 3.0), mix_grid=(0.5,))
+    everyone = fit_warm(ratings, raters, movies, demographic=demographic, warm_params=params)
+    # The synthetic folds hold 13-14 raters: a cap of 14 ranks them all, 4 ranks a sample.
+    capped = WarmParams(**{**params.to_dict(), "validation_raters": 14})
+    same = fit_warm(ratings, raters, movies, demographic=demographic, warm_params=capped)
+    assert same.validation == everyone.validation
+    few = WarmParams(**{**params.to_dict(), "validation_raters": 4})
+    sampled = fit_warm(ratings, raters, movies, demographic=demographic, warm_params=few)
+    assert sampled.validation != everyone.validation
+    assert f"{sampled.prior_c:g}/{sampled.mix:g}" in sampled.validation
+    for name in COMPONENTS:  # the served tables do not depend on the validation
+        assert np.array_equal(sampled.components[name].index, everyone.components[name].index)
+
+
+def test_if_a_validation_cap_is_below_two_then_params_refuse() -> None:
+    with pytest.raises(ValueError, match="at least 2"):
+        WarmParams(validation_raters=1)
+    with pytest.raises(ValueError, match="at least 2"):
+        WarmParams(evaluated_raters=0)
 
 
 def test_if_likes_are_revealed_then_the_rule_is_seeded_by_1000_plus_the_rater_id() -> None:

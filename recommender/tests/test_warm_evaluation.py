@@ -86,6 +86,24 @@ def test_if_evaluated_then_every_ranker_has_every_k_and_raters_need_k_plus_one_l
     assert all(c["prior_c"] in PARAMS.prior_grid for c in report.chosen)
 
 
+def test_if_folds_hold_more_raters_than_the_cap_then_a_sample_of_each_is_ranked(
+    report: WarmReport,
+) -> None:
+    frames = (_synthetic.warm_ratings(), _synthetic.warm_raters(), _synthetic.warm_movies())
+    # 40 raters in 5 folds of 8: a cap of 8 ranks everyone, as without a cap.
+    whole = WarmParams(**{**PARAMS.to_dict(), "evaluated_raters": 8})
+    same = evaluate_warm(*frames, warm_params=whole, ks=(0, 1, 3, 5))
+    assert same.figures == report.figures
+    assert same.paired == report.paired
+    capped = WarmParams(**{**PARAMS.to_dict(), "evaluated_raters": 3})
+    sampled = evaluate_warm(*frames, warm_params=capped, ks=(0, 1, 3, 5))
+    assert sampled.figures[MODEL][0].n_raters == 5 * 3
+    # At k = 5 only the sampled raters with six likes or more are compared.
+    assert all(d.n <= 3 for d in sampled.paired[DEMOGRAPHIC] + sampled.paired[ITEM_KNN])
+    assert sampled.figures[MODEL][5].n_raters < report.figures[MODEL][5].n_raters
+    assert sampled.params["evaluated_raters"] == 3
+
+
 def test_if_report_goes_through_json_then_it_is_unchanged(report: WarmReport) -> None:
     again = WarmReport.from_dict(json.loads(json.dumps(report.to_dict())))
     assert again == report
