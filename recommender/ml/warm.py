@@ -791,6 +791,8 @@ def to_catalogue(
     """
     ids = np.asarray(catalogue_movie_ids, dtype=np.int64).reshape(-1)
     n = len(ids)
+    if np.array_equal(ids, model_movie_ids):
+        return np.arange(n, dtype=np.int64), table  # the same movies: positions agree
     at = np.searchsorted(model_movie_ids, ids)
     at = np.minimum(at, max(len(model_movie_ids) - 1, 0))
     known = (model_movie_ids[at] == ids) if len(model_movie_ids) else np.zeros(n, dtype=bool)

@@ -26,7 +26,7 @@ from recommender.ml.artifacts import (
     verify,
 )
 from recommender.ml.training import RecommenderModel, TrainParams, train
-from recommender.ml.warm import COMPONENTS, WarmParams, fit_warm
+from recommender.ml.warm import COMPONENTS, Neighbours, WarmParams, fit_warm
 from recommender.tests import _synthetic
 
 
@@ -257,6 +257,36 @@ def test_if_model_with_warm_start_is_dumped_and_loaded_then_it_is_equal() -> Non
     assert loaded.warm.params == model.warm.params
     assert loaded.warm.validation == model.warm.validation
     assert dumps(loaded, meta={}) == (data, digest)
+
+
+@pytest.mark.parametrize(("n_movies", "stored"), [(12, np.uint16), (2**16 + 1, np.int32)])
+def test_if_warm_start_tables_are_stored_then_positions_take_the_smallest_exact_type(
+    n_movies: int, stored: type
+) -> None:
+    model = _warm_model()
+    assert model.warm is not None
+    # A catalogue this large only changes the width of the stored positions.
+    ids = np.arange(1, n_movies + 1, dtype=np.int64)
+    rng = np.random.default_rng(0)
+    tables = {
+        name: Neighbours(
+            index=rng.integers(0, n_movies, size=(n_movies, 2)).astype(np.int32),
+            weight=rng.random((n_movies, 2)).astype(np.float32),
+        )
+        for name in COMPONENTS
+    }
+    big = dataclasses.replace(
+        model, warm=dataclasses.replace(model.warm, movie_ids=ids, components=tables)
+    )
+    data, digest = dumps(big, meta={})
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        assert archive["warm_cosine_index"].dtype == stored
+    loaded = loads(data, expected_sha256=digest)
+    assert loaded.warm is not None
+    for name in COMPONENTS:
+        assert loaded.warm.components[name].index.dtype == np.int32
+        assert np.array_equal(loaded.warm.components[name].index, tables[name].index)
+        assert np.array_equal(loaded.warm.components[name].weight, tables[name].weight)
 
 
 def test_if_artifact_is_format_1_then_it_loads_without_warm_start() -> None:

@@ -202,6 +202,19 @@ def test_if_a_validation_cap_is_below_two_then_params_refuse() -> None:
         WarmParams(evaluated_raters=0)
 
 
+def test_if_the_catalogue_holds_the_model_movies_then_the_table_is_served_as_it_is() -> None:
+    table = cosine_neighbours(LIKES, shrinkage=0.0, neighbours=2)
+    ids = np.array([10, 20, 30])
+    rows, same = warm_module.to_catalogue(table, ids, ids.copy())
+    assert rows.tolist() == [0, 1, 2]
+    assert same is table
+    # Another catalogue: movie 20 left out, 40 added; neighbours outside point one past.
+    rows, moved = warm_module.to_catalogue(table, ids, np.array([10, 30, 40]))
+    assert rows.tolist() == [0, 2, -1]
+    position = {10: 0, 20: 3, 30: 1}
+    assert moved.index.tolist() == [[position[ids[i]] for i in row] for row in table.index]
+
+
 def test_if_likes_are_revealed_then_the_rule_is_seeded_by_1000_plus_the_rater_id() -> None:
     likes = [30, 10, 20, 50, 40]
     expected = np.random.default_rng(1007).permutation([10, 20, 30, 40, 50])
