@@ -252,23 +252,68 @@ def cosine_neighbours_grid(
     rows: np.ndarray | None = None,
 ) -> list[Neighbours]:
     """``cosine_neighbours`` for several shrinkages, sharing the co-occurrence blocks."""
+    every = np.arange(likes.shape[1]) if rows is None else np.asarray(rows, dtype=np.int64)
+    view = CosineView(rows=every, shrinkages=tuple(float(s) for s in shrinkages))
+    tables = cosine_views(likes, neighbours=neighbours, views=[view])[0]
+    return [tables[float(s)] for s in shrinkages]
+
+
+@dataclass(frozen=True, eq=False)
+class CosineView:
+    """Cosine tables wanted of some of a like matrix's movies: ``columns`` (ascending
+    positions in the matrix; None for all of them), the ``rows`` to fit (positions
+    among those movies) and the shrinkages."""
+
+    rows: np.ndarray
+    shrinkages: tuple[float, ...]
+    columns: np.ndarray | None = None
+
+
+def cosine_views(
+    likes: sp.csr_matrix, *, neighbours: int, views: Sequence[CosineView]
+) -> list[dict[float, Neighbours]]:
+    """Per view, its tables by shrinkage, from one co-occurrence pass over ``likes``.
+
+    A view's tables are those of the matrix cut to its columns (the co-occurrence of two
+    movies and their like counts do not depend on the other movies), so two validations
+    that index the same raters' likes by different movie lists share the pass.
+    """
     # Counts are whole numbers, so float32 gives the same values as float64, faster.
     dtype = np.float32 if likes.shape[0] < _FLOAT32_EXACT else np.float64
     x = sp.csr_matrix(likes, dtype=dtype)
-    counts = np.asarray(x.sum(axis=0), dtype=np.float64).ravel()
-    norms = np.sqrt(counts)
+    norms = np.sqrt(np.asarray(x.sum(axis=0), dtype=np.float64).ravel())
     xt = x.T.tocsr()
-    n = len(counts)
-    tables = [_empty_table(n, neighbours) for _ in shrinkages]
+    n = len(norms)
+    # Each view's rows as matrix positions, and its tables on its own movies.
+    wanted = [
+        np.unique(np.asarray(v.rows if v.columns is None else v.columns[v.rows], dtype=np.int64))
+        for v in views
+    ]
+    tables = [
+        [_empty_table(n if v.columns is None else len(v.columns), neighbours) for _ in v.shrinkages]
+        for v in views
+    ]
 
     def fit(block: np.ndarray) -> None:
         co = (xt[block] @ x).toarray().astype(np.float32, copy=False)
-        product = (norms[block, None] * norms[None, :]).astype(np.float32)
-        for table, shrinkage in zip(tables, shrinkages, strict=True):
-            _keep_top(table, block, co / (product + np.float32(shrinkage + 1e-12)))
+        for view, rows, view_tables in zip(views, wanted, tables, strict=True):
+            inside = np.isin(block, rows)
+            if not inside.any():
+                continue
+            every = bool(inside.all())
+            matrix_rows = block if every else block[inside]
+            if view.columns is None:
+                values, view_rows, view_norms = co if every else co[inside], matrix_rows, norms
+            else:
+                values = (co if every else co[inside])[:, view.columns]
+                view_rows = np.searchsorted(view.columns, matrix_rows)
+                view_norms = norms[view.columns]
+            product = (norms[matrix_rows, None] * view_norms[None, :]).astype(np.float32)
+            for table, shrinkage in zip(view_tables, view.shrinkages, strict=True):
+                _keep_top(table, view_rows, values / (product + np.float32(shrinkage + 1e-12)))
 
-    _fit_blocks(fit, n, rows)
-    return tables
+    _fit_blocks(fit, n, np.unique(np.concatenate(wanted)) if wanted else np.zeros(0, dtype=int))
+    return [dict(zip(v.shrinkages, t, strict=True)) for v, t in zip(views, tables, strict=True)]
 
 
 def rp3_neighbours(
@@ -536,10 +581,61 @@ def split_blend_values(
     warm_params: WarmParams,
     seed: int,
 ) -> list[dict[tuple[float, float], float]]:
-    """Per validation k, the mean NDCG@10 of every blend grid point on one inner split:
-    the ridge and the item models fitted on its training raters (the item models only
-    at the rows the ranked raters' reveals read)."""
-    grid = [(c, m) for c in warm_params.prior_grid for m in warm_params.mix_grid]
+    """Per validation k, the mean NDCG@10 of every blend grid point on one inner split
+    (``prepare_blend``, then its cosine table and ``BlendValidation.values``)."""
+    blend = prepare_blend(split, raters, movies, params=params, warm_params=warm_params, seed=seed)
+    (cosine,) = cosine_views(
+        split.likes, neighbours=warm_params.neighbours, views=[blend.cosine_view(warm_params)]
+    )
+    return blend.values(cosine[warm_params.cosine_shrinkage], raters, warm_params)
+
+
+@dataclass(frozen=True, eq=False)
+class BlendValidation:
+    """One inner split's blend validation, ready for its item models: the ridge fitted on
+    the split's training raters, the ranked raters' reveal orders and the rows those
+    read (positions in the ridge's movies, which the split's raters rated)."""
+
+    split: InnerSplit
+    model: RecommenderModel
+    orders: dict[int, np.ndarray]
+    rows: np.ndarray
+
+    def cosine_view(self, warm_params: WarmParams) -> CosineView:
+        """The cosine table it needs, as a view of the split's like matrix."""
+        same = len(self.model.movie_ids) == len(self.split.movie_ids)
+        columns = None if same else np.searchsorted(self.split.movie_ids, self.model.movie_ids)
+        return CosineView(
+            rows=self.rows, shrinkages=(warm_params.cosine_shrinkage,), columns=columns
+        )
+
+    def values(
+        self, cosine: Neighbours, raters: pd.DataFrame, warm_params: WarmParams
+    ) -> list[dict[tuple[float, float], float]]:
+        """Per validation k, the mean NDCG@10 of every grid point, with this cosine table
+        (``cosine_view``) and an RP3beta table fitted here."""
+        grid = [(c, m) for c in warm_params.prior_grid for m in warm_params.mix_grid]
+        rp3 = rp3_neighbours(
+            self.split.likes_on(self.model.movie_ids),
+            alpha=warm_params.rp3_alpha,
+            beta=warm_params.rp3_beta,
+            neighbours=warm_params.neighbours,
+            rows=self.rows,
+        )
+        components = {"cosine": cosine, "rp3beta": rp3}
+        return _score_grid(self.model, components, self.orders, raters, grid, warm_params)
+
+
+def prepare_blend(
+    split: InnerSplit,
+    raters: pd.DataFrame,
+    movies: pd.DataFrame,
+    *,
+    params: TrainParams,
+    warm_params: WarmParams,
+    seed: int,
+) -> BlendValidation:
+    """Fit the split's ridge and draw its ranked raters' reveals."""
     model = train(
         split.inner,
         raters[~raters["rater_id"].isin(split.held_out)],
@@ -547,11 +643,9 @@ def split_blend_values(
         params=params,
         seed=seed,
     )
-    likes = split.likes_on(model.movie_ids)
     orders = reveal_orders(split.ranked, model.movie_ids, threshold=params.like_threshold)
-    needed = revealed_rows(orders.values(), max(warm_params.validation_ks))
-    components = fit_item_models(likes, warm_params, rows=needed)
-    return _score_grid(model, components, orders, raters, grid, warm_params)
+    rows = revealed_rows(orders.values(), max(warm_params.validation_ks))
+    return BlendValidation(split=split, model=model, orders=orders, rows=rows)
 
 
 def blend_validation(

@@ -48,6 +48,7 @@ from recommender.ml.scoring import Scorer
 from recommender.ml.training import DEFAULT_PARAMS, TrainParams, train
 from recommender.ml.warm import (
     DEFAULT_WARM_PARAMS,
+    CosineView,
     InnerSplit,
     Neighbours,
     RankedBase,
@@ -57,16 +58,17 @@ from recommender.ml.warm import (
     blend_validation,
     chosen_blend,
     cosine_neighbours_grid,
+    cosine_views,
     inner_splits,
     liked_matrix,
     liked_positions,
+    prepare_blend,
     rank_sparse,
     ranked_sample,
     reveal_order,
     reveal_orders,
     revealed_rows,
     rp3_neighbours,
-    split_blend_values,
     standardised,
     to_catalogue,
     top_rows_sparse,
@@ -240,8 +242,8 @@ def passes_warm_gate(
 
 
 def best_shrinkage(split_values: Sequence[dict[float, list[float]]]) -> float:
-    """The shrinkage with the best mean of ``knn_split_values`` over the splits (ties
-    go to the larger shrinkage)."""
+    """The shrinkage with the best mean of ``KnnValidation.values`` over the splits
+    (ties go to the larger shrinkage)."""
     totals: dict[float, list[float]] = {}
     for values in split_values:
         for shrinkage, means in values.items():
@@ -249,47 +251,65 @@ def best_shrinkage(split_values: Sequence[dict[float, list[float]]]) -> float:
     return max(totals, key=lambda s: (float(np.mean(totals[s])) if totals[s] else 0.0, s))
 
 
-def knn_split_values(
-    split: InnerSplit,
-    movie_ids: np.ndarray,
-    *,
-    params: TrainParams,
-    warm_params: WarmParams,
-    grid: Sequence[float] = KNN_SHRINKAGE_GRID,
-) -> dict[float, list[float]]:
-    """Per shrinkage, the mean NDCG@10 of item-kNN at each validation k on one inner
-    split (``movie_ids``: the fold's catalogue of the baseline)."""
-    shrinkages = [float(s) for s in grid]
-    n = len(movie_ids)
-    likes = split.likes_on(movie_ids)
-    pop = np.asarray(likes.sum(axis=0)).ravel()
-    tie = _TIE_BREAK * pop / max(float(pop.max()), 1.0)
-    orders = list(reveal_orders(split.ranked, movie_ids, threshold=params.like_threshold).values())
-    tables = cosine_neighbours_grid(
-        likes,
-        shrinkages=shrinkages,
-        neighbours=warm_params.neighbours,
-        rows=revealed_rows(orders, max(warm_params.validation_ks)),
-    )
-    # Outside the movies the revealed ones point to, every score is the tie-break
-    # alone: only those movies and the most popular others need ranking.
-    base = RankedBase(tie)
-    result: dict[float, list[float]] = {s: [] for s in shrinkages}
-    for k in warm_params.validation_ks:
-        values: list[list[float]] = [[] for _ in tables]
-        for order in orders:
-            if len(order) < k + 1:
-                continue
-            revealed, relevant = order[:k], set(order[k:].tolist())
-            items = [t.scores(revealed, n) for t in tables]
-            support = np.flatnonzero(np.logical_or.reduce([item != 0 for item in items]))
-            top = top_rows_sparse(partial(_tied_columns, items, tie), base, support, revealed, 10)
-            for i, row in enumerate(top):
-                values[i].append(ndcg_at_k(row, relevant, 10))
-        for shrinkage, v in zip(shrinkages, values, strict=True):
-            if v:
-                result[shrinkage].append(float(np.mean(v)))
-    return result
+@dataclass(frozen=True, eq=False)
+class KnnValidation:
+    """One inner split's validation of the item-kNN baseline's shrinkage: the ranked
+    raters' reveal orders, the rows they read and the like-popularity tie-break, on the
+    split's movies."""
+
+    orders: list[np.ndarray]
+    rows: np.ndarray
+    tie: np.ndarray
+    shrinkages: tuple[float, ...]
+
+    @classmethod
+    def prepare(
+        cls,
+        split: InnerSplit,
+        *,
+        params: TrainParams,
+        warm_params: WarmParams,
+        grid: Sequence[float] = KNN_SHRINKAGE_GRID,
+    ) -> KnnValidation:
+        pop = np.asarray(split.likes.sum(axis=0)).ravel()
+        orders = reveal_orders(split.ranked, split.movie_ids, threshold=params.like_threshold)
+        return cls(
+            orders=list(orders.values()),
+            rows=revealed_rows(orders.values(), max(warm_params.validation_ks)),
+            tie=_TIE_BREAK * pop / max(float(pop.max()), 1.0),
+            shrinkages=tuple(float(s) for s in grid),
+        )
+
+    def cosine_view(self) -> CosineView:
+        return CosineView(rows=self.rows, shrinkages=self.shrinkages)
+
+    def values(
+        self, fitted: dict[float, Neighbours], warm_params: WarmParams
+    ) -> dict[float, list[float]]:
+        """Per shrinkage, the mean NDCG@10 at each validation k, with these tables."""
+        tables = [fitted[s] for s in self.shrinkages]
+        n, tie = len(self.tie), self.tie
+        # Outside the movies the revealed ones point to, every score is the tie-break
+        # alone: only those movies and the most popular others need ranking.
+        base = RankedBase(tie)
+        result: dict[float, list[float]] = {s: [] for s in self.shrinkages}
+        for k in warm_params.validation_ks:
+            values: list[list[float]] = [[] for _ in tables]
+            for order in self.orders:
+                if len(order) < k + 1:
+                    continue
+                revealed, relevant = order[:k], set(order[k:].tolist())
+                items = [t.scores(revealed, n) for t in tables]
+                support = np.flatnonzero(np.logical_or.reduce([item != 0 for item in items]))
+                top = top_rows_sparse(
+                    partial(_tied_columns, items, tie), base, support, revealed, 10
+                )
+                for i, row in enumerate(top):
+                    values[i].append(ndcg_at_k(row, relevant, 10))
+            for shrinkage, v in zip(self.shrinkages, values, strict=True):
+                if v:
+                    result[shrinkage].append(float(np.mean(v)))
+        return result
 
 
 def _tied_columns(items: list[np.ndarray], tie: np.ndarray, columns: np.ndarray) -> np.ndarray:
@@ -391,16 +411,20 @@ def evaluate_warm(
             rater_ids=train_ids,
             movie_ids=demographic.movie_ids,
         ):
+            blend = prepare_blend(
+                split, train_raters, movies, params=params, warm_params=warm_params, seed=seed
+            )
+            knn_validation = KnnValidation.prepare(split, params=params, warm_params=warm_params)
+            # One co-occurrence pass gives the blend's cosine and the baseline's grid.
+            blend_cosine, knn_tables = cosine_views(
+                split.likes,
+                neighbours=warm_params.neighbours,
+                views=[blend.cosine_view(warm_params), knn_validation.cosine_view()],
+            )
             blend_values.append(
-                split_blend_values(
-                    split, train_raters, movies, params=params, warm_params=warm_params, seed=seed
-                )
+                blend.values(blend_cosine[warm_params.cosine_shrinkage], train_raters, warm_params)
             )
-            knn_values.append(
-                knn_split_values(
-                    split, demographic.movie_ids, params=params, warm_params=warm_params
-                )
-            )
+            knn_values.append(knn_validation.values(knn_tables, warm_params))
         shrinkage = best_shrinkage(knn_values)
         # The served cosine and the baseline's share one co-occurrence pass.
         cosine, knn_table = cosine_neighbours_grid(

@@ -130,6 +130,28 @@ def test_if_fitted_on_threads_then_tables_are_the_same(monkeypatch: pytest.Monke
         assert np.array_equal(serial[name].weight, threaded[name].weight)
 
 
+def test_if_views_take_some_movies_then_each_equals_the_tables_of_the_cut_matrix() -> None:
+    likes = _random_likes(5, raters=70, movies=30)
+    columns = np.array([0, 2, 3, 7, 8, 15, 21, 29])
+    views = [
+        warm_module.CosineView(rows=np.array([1, 4, 9]), shrinkages=(0.0, 20.0)),
+        warm_module.CosineView(rows=np.array([0, 3, 5]), shrinkages=(5.0,), columns=columns),
+    ]
+    whole, cut = warm_module.cosine_views(likes, neighbours=4, views=views)
+    expected_whole = warm_module.cosine_neighbours_grid(
+        likes, shrinkages=(0.0, 20.0), neighbours=4, rows=np.array([1, 4, 9])
+    )
+    expected_cut = cosine_neighbours(
+        sp.csr_matrix(likes[:, columns]), shrinkage=5.0, neighbours=4, rows=np.array([0, 3, 5])
+    )
+    for got, expected in ((whole[0.0], expected_whole[0]), (whole[20.0], expected_whole[1])):
+        assert np.array_equal(got.index, expected.index)
+        assert np.array_equal(got.weight, expected.weight)
+    assert cut[5.0].index.shape == (len(columns), 4)
+    assert np.array_equal(cut[5.0].index, expected_cut.index)
+    assert np.array_equal(cut[5.0].weight, expected_cut.weight)
+
+
 def test_if_counts_are_taken_in_float64_then_cosine_tables_are_the_same(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
