@@ -44,9 +44,22 @@ def ndcg_at_k(ranked: Sequence[int], relevant: Collection[int], k: int) -> float
     """Binary-relevance NDCG@k; the ideal DCG puts min(|relevant|, k) hits first."""
     if not relevant:
         raise ValueError("NDCG is undefined for an empty relevant set")
+    if k > len(_DISCOUNTS):
+        return _ndcg_at_k(ranked, relevant, k)
+    dcg = sum(_DISCOUNTS[rank] for rank, item in enumerate(ranked[:k]) if item in relevant)
+    return dcg / _IDEAL_DCG[min(len(relevant), k)]
+
+
+def _ndcg_at_k(ranked: Sequence[int], relevant: Collection[int], k: int) -> float:
     dcg = sum(1.0 / math.log2(rank + 2) for rank, item in enumerate(ranked[:k]) if item in relevant)
     ideal = sum(1.0 / math.log2(rank + 2) for rank in range(min(len(relevant), k)))
     return dcg / ideal
+
+
+# The same terms, summed in the same order, as ``_ndcg_at_k`` (evaluations call
+# ndcg_at_k millions of times at 100x ml-100k).
+_DISCOUNTS = tuple(1.0 / math.log2(rank + 2) for rank in range(100))
+_IDEAL_DCG = tuple(sum(_DISCOUNTS[rank] for rank in range(m)) for m in range(101))
 
 
 def precision_at_k(ranked: Sequence[int], relevant: Collection[int], k: int) -> float:

@@ -710,7 +710,7 @@ def _score_grid(
                 revealed, relevant = order[:k], set(order[k:].tolist())
                 items = [standardised(table.scores(revealed, n)) for table in tables]
                 support = np.flatnonzero((items[0] != 0) | (items[1] != 0))
-                parts = np.vstack([standard_prior, *items])
+                parts = (standard_prior, *items)
                 weights = coefficients[at]
 
                 top = top_rows_sparse(
@@ -762,8 +762,12 @@ def rank_sparse(
     return rank_positions(values_at(np.arange(n)), movie_ids, k, exclude_positions=excluded)
 
 
-def _combined_columns(weights: np.ndarray, parts: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    return weights @ parts[:, columns]
+def _combined_columns(
+    weights: np.ndarray, parts: Sequence[np.ndarray], columns: np.ndarray
+) -> np.ndarray:
+    # Only the candidate columns of each vector are stacked (stacking whole vectors per
+    # ranking cost more than the ranking).
+    return weights @ np.vstack([part[columns] for part in parts])
 
 
 def top_rows(scores: np.ndarray, excluded: np.ndarray, k: int) -> list[list[int]]:

@@ -41,6 +41,17 @@ def test_if_ranking_is_ideal_then_ndcg_is_one_even_with_more_relevant_than_k() -
     assert ndcg_at_k([5, 6], {1, 2}, 2) == 0.0
 
 
+@pytest.mark.parametrize("k", [1, 5, 10, 100, 150])
+def test_if_discounts_are_tabled_then_ndcg_is_the_formula_to_the_last_bit(k: int) -> None:
+    rng = np.random.default_rng(k)
+    for _ in range(300):
+        ranked = rng.permutation(200)[:k].tolist()
+        relevant = set(rng.choice(200, size=int(rng.integers(1, 150)), replace=False).tolist())
+        dcg = sum(1.0 / math.log2(r + 2) for r, item in enumerate(ranked) if item in relevant)
+        ideal = sum(1.0 / math.log2(r + 2) for r in range(min(len(relevant), k)))
+        assert ndcg_at_k(ranked, relevant, k) == dcg / ideal
+
+
 def test_if_relevant_set_is_empty_then_ndcg_refuses() -> None:
     with pytest.raises(ValueError, match="empty"):
         ndcg_at_k([1], set(), 10)
