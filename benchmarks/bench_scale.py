@@ -14,6 +14,7 @@ per step the growth exponent b of time ~ scale^b (least squares on log-log).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -75,16 +76,26 @@ def run_step(step: str, *, scale: float, seed: int, folder: Path) -> dict[str, A
         ingested = movielens_ingest(source=folder)
         result.update(changed=ingested.changed, summary=ingested.summary())
     elif step == "train":
-        from recommender.services import evaluation_report, model_train
+        from recommender.ml.warm_evaluation import DEMOGRAPHIC, GATE_K, ITEM_KNN
+        from recommender.services import evaluation_report, model_train, warm_report
 
         outcome = model_train(seed=42)
         evaluation = evaluation_report(outcome.version)
+        warm = warm_report(outcome.version)
         result.update(
             ndcg=round(evaluation.ndcg, 4),
             like_popularity=round(evaluation.baselines["popularity_likes"].ndcg_at_k, 4),
             gate_passed=outcome.gate["passed"],
             artifact_bytes=len(bytes(outcome.version.artifact)),
         )
+        if warm is not None:
+            result.update(
+                warm_k=GATE_K,
+                warm_ndcg=round(warm.ndcg(GATE_K), 4),
+                warm_demographic=round(warm.ndcg(GATE_K, DEMOGRAPHIC), 4),
+                warm_item_knn=round(warm.ndcg(GATE_K, ITEM_KNN), 4),
+                warm_raters=warm.figures["model"][GATE_K].n_raters,
+            )
     elif step in ("load", "score"):
         from recommender import registry
         from recommender.ml.profile import Profile
@@ -122,11 +133,49 @@ def run_step(step: str, *, scale: float, seed: int, folder: Path) -> dict[str, A
                 top10_p50_us=round(_median(top10_us), 1),
                 top10_best_us=round(min(top10_us), 1),
                 top100_dedupe_p50_us=round(_median(served_us), 1),
+                **_answer_costs(loaded, profiles),
             )
     else:
         raise ValueError(step)
     result.update(seconds=round(time.perf_counter() - started, 2), peak_rss_mb=peak_rss_mb())
     return result
+
+
+def _answer_costs(loaded: Any, profiles: list[Any]) -> dict[str, float]:
+    """p50 µs of a whole uncached answer (``LoadedModel.ranked``, what a request that
+    misses the cache computes): no options, request filters, and 5 liked movies."""
+    from recommender import registry
+    from recommender.ml.filters import effective_filters
+
+    # A copy whose answer cache keeps nothing: every call computes its answer.
+    loaded = dataclasses.replace(loaded, _ranked=registry._LRU(0))
+    ids = loaded.catalogue.movie_ids
+    cases: dict[str, list[float]] = {"plain": [], "filtered": [], "liked": []}
+    for profile in profiles:
+        plain = effective_filters(profile)
+        filtered = effective_filters(
+            profile,
+            exclude=ids[:50].tolist(),
+            genres=["Drama", "Comedy", "Action"],
+            exclude_genres=["Horror"],
+            released_from=1980,
+            released_to=1998,
+        )
+        best = list(loaded.ranked(profile, plain, 5).positions[:5])
+        liked = tuple(sorted(int(i) for i in ids[best]))
+        for name, filters, likes in (
+            ("plain", plain, ()),
+            ("filtered", filtered, ()),
+            ("liked", plain, liked),
+        ):
+
+            def answer(
+                profile: Any = profile, filters: Any = filters, likes: tuple[int, ...] = likes
+            ) -> None:
+                loaded.ranked(profile, filters, 10, liked=likes)
+
+            cases[name] += [t / 50 * 1e6 for t in timeit.repeat(answer, number=50, repeat=5)]
+    return {f"answer_{name}_p50_us": round(_median(v), 1) for name, v in cases.items()}
 
 
 def _median(values: list[float]) -> float:
@@ -248,6 +297,9 @@ def _print_table(scales: list[float], results: dict[float, dict[str, dict[str, A
         ("score: top-10 p50", "top10_p50_us", "µs"),
         ("score: top-10 best run", "top10_best_us", "µs"),
         ("score: top-100 deduped p50", "top100_dedupe_p50_us", "µs"),
+        ("answer, uncached, p50", "answer_plain_p50_us", "µs"),
+        ("answer with filters, p50", "answer_filtered_p50_us", "µs"),
+        ("answer with 5 liked movies, p50", "answer_liked_p50_us", "µs"),
     ):
         cells = [f"{results[s]['score'][key]} {unit}" for s in scales]
         b = growth_exponent(scales, [float(results[s]["score"][key]) for s in scales])
@@ -258,6 +310,17 @@ def _print_table(scales: list[float], results: dict[float, dict[str, dict[str, A
         f"{results[s]['train']['ndcg']} vs {results[s]['train']['like_popularity']}" for s in scales
     ]
     print("| NDCG@10 model vs like-popularity | " + " | ".join(cells) + " | |")
+    if all("warm_ndcg" in results[s]["train"] for s in scales):
+        cells = [
+            f"{t['warm_ndcg']} vs {t['warm_demographic']} vs {t['warm_item_knn']} "
+            f"({t['warm_raters']} raters)"
+            for t in (results[s]["train"] for s in scales)
+        ]
+        print(
+            "| NDCG@10 with 5 liked: model vs demographic vs item-kNN | "
+            + " | ".join(cells)
+            + " | |"
+        )
 
 
 if __name__ == "__main__":
