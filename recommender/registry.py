@@ -18,6 +18,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -200,8 +201,8 @@ class LoadedModel:
             positions_liked = self.catalogue_positions(liked)
             if self.warm is not None:
                 scores = self.warm.scores(scores, positions_liked)
-            same_title = np.isin(self.dedupe_keys, self.dedupe_keys[positions_liked])
-            allowed = ~same_title if allowed is None else allowed & ~same_title
+            allowed = np.ones(len(scores), dtype=bool) if allowed is None else allowed.copy()
+            allowed[self._same_titles(positions_liked)] = False
         positions = self.scorer.rank(
             scores,
             depth,
@@ -216,6 +217,21 @@ class LoadedModel:
         )
         self._ranked.put(key, ranked)
         return ranked
+
+    def _same_titles(self, positions: np.ndarray) -> np.ndarray:
+        """Every position whose title (dedupe key) is the title of one of these."""
+        order, starts = self._title_groups
+        keys = np.unique(self.dedupe_keys[positions])
+        if not len(keys):
+            return np.zeros(0, dtype=np.int64)
+        return np.concatenate([order[starts[key] : starts[key + 1]] for key in keys.tolist()])
+
+    @cached_property
+    def _title_groups(self) -> tuple[np.ndarray, np.ndarray]:
+        """Positions grouped by dedupe key: group q is ``order[starts[q]:starts[q + 1]]``."""
+        order = np.argsort(self.dedupe_keys, kind="stable")
+        groups = int(self.dedupe_keys.max()) + 1 if len(self.dedupe_keys) else 0
+        return order, np.searchsorted(self.dedupe_keys[order], np.arange(groups + 1))
 
     def catalogue_positions(self, movie_ids: Sequence[int]) -> np.ndarray:
         """Positions of these catalogue ids (primary keys); unknown ids are dropped."""
