@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+import types
 from typing import Any
 
+import numpy as np
 import pytest
 from django.db import IntegrityError, transaction
 
@@ -297,3 +299,14 @@ def test_if_preloaded_then_every_model_this_process_loads_is_warmed_in_the_backg
         assert time.monotonic() < deadline, f"{len(loaded._answers)} answers after 30 s"
         time.sleep(0.05)
     assert len(loaded._answers) == ADULT_PROFILES
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_if_liked_titles_repeat_then_every_position_of_those_titles_is_found(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    keys = rng.integers(0, 40, size=300)  # 40 titles over 300 movies: many repeats
+    fake: Any = types.SimpleNamespace(dedupe_keys=keys)
+    fake._title_groups = registry.LoadedModel._title_groups.func(fake)  # type: ignore[attr-defined]
+    liked = rng.choice(300, size=int(rng.integers(0, 6)), replace=False)
+    found = registry.LoadedModel._same_titles(fake, liked)
+    assert sorted(found.tolist()) == np.flatnonzero(np.isin(keys, keys[liked])).tolist()
