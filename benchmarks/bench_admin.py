@@ -1,13 +1,16 @@
 """Benchmark: the catalogue and model admin changelists, page times and query counts.
 
-    python benchmarks/bench_admin.py [--source DIR] [--grow-to N] [--runs N] [--existing]
+    python benchmarks/bench_admin.py [--source DIR] [--grow-to N] [--feedback N] [--runs N]
+                                     [--existing]
 
 A scratch database (as in bench_ingest.py: Postgres next to DATABASE_URL's, else a SQLite
 file) gets the migrations and the ingest of ``--source`` (ml-100k by default, or any data
 set in its format, such as the synthetic generator's). ``--grow-to N`` (Postgres only) then
 adds synthetic raters, movies and ratings with SQL until there are N ratings, about 106 per
 rater over a catalogue of N / 590 movies: the shape of ml-100k scaled up, spread evenly (not
-long-tailed). With ``--existing`` the database DATABASE_URL names is used and kept
+long-tailed). ``--feedback N`` (Postgres) adds feedback people over 10 API keys until there
+are N, 10 ratings each, for the feedback admin. With ``--existing`` the database
+DATABASE_URL names is used and kept
 (migrated, ingested only if empty, grown only if short), so a large data set is built once
 and measured again after a change.
 
@@ -55,6 +58,11 @@ PAGES = [
     ("ratings searched", "/admin/catalog/rating/?q=star"),
     ("genres", "/admin/catalog/genre/"),
     ("model versions", "/admin/recommender/modelversion/"),
+    ("feedback people", "/admin/recommender/feedbackperson/"),
+    ("feedback people of a key", "/admin/recommender/feedbackperson/?api_key__id__exact={key}"),
+    ("feedback people searched", "/admin/recommender/feedbackperson/?q=person-17"),
+    ("feedback of a year", "/admin/recommender/feedbackperson/?created_at__year=2026"),
+    ("feedback person", "/admin/recommender/feedbackperson/{person}/change/"),
     ("API keys", "/admin/accounts/apikey/"),
 ]
 
@@ -85,6 +93,54 @@ GROW_SQL = [
     # the visibility map that lets counts and means come from the indexes alone.
     "VACUUM ANALYZE",
 ]
+
+
+# Feedback people over 10 API keys, 10 ratings each of distinct movies (as POST
+# /api/feedback stores them), made valid by construction.
+FEEDBACK_SQL = [
+    """INSERT INTO recommender_feedbackperson
+           (api_key_id, client_ref, age, gender, occupation, created_at, updated_at)
+       SELECT k.ids[1 + g %% 10], 'person-' || g, 18 + g %% 50, (ARRAY['M','F','O'])[1 + g %% 3],
+              (ARRAY['student','writer','engineer','educator','other'])[1 + g %% 5],
+              now() - (g %% 300) * interval '1 day', now() - (g %% 200) * interval '1 day'
+       FROM generate_series(1, %(people)s) AS g,
+            (SELECT array_agg(id ORDER BY id) AS ids FROM accounts_apikey
+             WHERE name LIKE 'bench feedback %%') AS k""",
+    """INSERT INTO recommender_feedbackrating (person_id, movie_id, rating, rated_at)
+       SELECT p.id, mv.ids[1 + (p.id * 31 + j * 157) %% mv.n], 1 + (p.id + j) %% 5, p.created_at
+       FROM recommender_feedbackperson AS p, generate_series(0, 9) AS j,
+            (SELECT array_agg(id ORDER BY id) AS ids, count(*) AS n FROM catalog_movie) AS mv
+       WHERE NOT EXISTS (SELECT 1 FROM recommender_feedbackrating AS r WHERE r.person_id = p.id)""",
+    "VACUUM ANALYZE recommender_feedbackperson",
+    "VACUUM ANALYZE recommender_feedbackrating",
+]
+
+
+def grow_feedback(people: int) -> None:
+    """At least ``people`` feedback people with 10 ratings each (Postgres)."""
+    from django.db import connection
+
+    from accounts.models import ApiKey
+    from accounts.services import api_key_create
+    from recommender.models import FeedbackPerson
+
+    if connection.vendor != "postgresql":
+        raise SystemExit("--feedback needs Postgres (DATABASE_URL)")
+    have = FeedbackPerson.objects.count()
+    if have >= people:
+        return
+    for number in range(ApiKey.objects.filter(name__startswith="bench feedback ").count(), 10):
+        api_key_create(name=f"bench feedback {number}")
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")
+        for statement in FEEDBACK_SQL:
+            cursor.execute(statement, {"people": people - have})
+        cursor.execute("SET session_replication_role = DEFAULT")
+    print(
+        f"feedback grown to {FeedbackPerson.objects.count():,} people in "
+        f"{time.perf_counter() - started:.0f} s"
+    )
 
 
 @contextmanager
@@ -155,6 +211,9 @@ def main() -> int:
     parser.add_argument("--grow-to", type=int, default=0, help="ratings to reach (Postgres)")
     parser.add_argument("--runs", type=int, default=5, help="timed fetches per page")
     parser.add_argument(
+        "--feedback", type=int, default=0, help="feedback people to reach (Postgres)"
+    )
+    parser.add_argument(
         "--existing", action="store_true", help="use and keep DATABASE_URL's database"
     )
     args = parser.parse_args()
@@ -185,13 +244,21 @@ def main() -> int:
             movielens_ingest(source=args.source)
         if args.grow_to:
             grow(args.grow_to)
+        if args.feedback:
+            grow_feedback(args.feedback)
         print(f"database: {connection.vendor}, {Rating.objects.count():,} ratings")
         client = Client()
         user = User.objects.filter(username="bench").first()
         client.force_login(user or User.objects.create_superuser("bench", "b@example.com", "x"))
         print(f"{'page':<24}{'median ms':>10}{'max ms':>9}{'cpu ms':>8}{'db ms':>8}{'queries':>9}")
+        from recommender.models import FeedbackPerson
+
+        first = FeedbackPerson.objects.order_by("pk").values_list("pk", "api_key_id").first()
         slowest, failed = 0.0, 0
-        for label, url in PAGES:
+        for label, page in PAGES:
+            if "{" in page and first is None:
+                continue  # no feedback people to show (see --feedback)
+            url = page.format(person=first[0], key=first[1]) if "{" in page and first else page
             response = client.get(url)  # warm up
             if response.status_code != 200:
                 print(f"{label:<24}FAIL: {url} answered {response.status_code}")
