@@ -150,6 +150,7 @@ def model_train(
         params=params,
         warm_params=warm_params,
         seed=seed,
+        train_only=feedback_raters["rater_id"].tolist(),
     )
     model = dataclasses.replace(with_segments(model, frames.ratings, frames.raters), warm=warm)
     elapsed = time.perf_counter() - started

@@ -483,6 +483,7 @@ def fit_warm(
     params: TrainParams = DEFAULT_PARAMS,
     warm_params: WarmParams = DEFAULT_WARM_PARAMS,
     seed: int = 42,
+    train_only: Iterable[int] = (),
 ) -> WarmModel:
     """Fit the item models on all these ratings and choose the blend by validation.
 
@@ -490,7 +491,8 @@ def fit_warm(
     the same movies (``demographic.movie_ids``). The blend weights (``prior_c``, ``mix``)
     are the grid point with the best mean NDCG@10 over ``validation_ks`` on inner
     splits of these raters (``inner_splits``), each inner split fitting its own models.
-    Raises ValueError like ``train``.
+    Raters in ``train_only`` (feedback people) are in every split's training data and
+    never ranked, as in the evaluations. Raises ValueError like ``train``.
     """
     rater_ids = np.unique(ratings["rater_id"].to_numpy())
     likes = liked_matrix(ratings, rater_ids, demographic.movie_ids, threshold=params.like_threshold)
@@ -505,6 +507,7 @@ def fit_warm(
                 likes=likes,
                 rater_ids=rater_ids,
                 movie_ids=demographic.movie_ids,
+                train_only=train_only,
             )
         ],
         warm_params,
@@ -559,12 +562,15 @@ def inner_splits(
     likes: sp.csr_matrix,
     rater_ids: np.ndarray,
     movie_ids: np.ndarray,
+    train_only: Iterable[int] = (),
 ) -> Iterator[InnerSplit]:
     """The inner folds of these ratings' raters (``inner_folds``, ``inner_seed``): every
     validation of a fit (the blend, the item-kNN baseline's shrinkage) uses these.
     ``likes`` is ``liked_matrix`` of all these ratings on ``rater_ids`` (their raters,
-    ascending) and ``movie_ids``; each split's matrix is its rows of it."""
-    folds = rater_folds(rater_ids, n_folds=warm_params.inner_folds, seed=warm_params.inner_seed)
+    ascending) and ``movie_ids``; each split's matrix is its rows of it. Raters in
+    ``train_only`` are never held out: every split trains on them."""
+    held_out_ids = np.setdiff1d(rater_ids, np.fromiter(train_only, dtype=np.int64))
+    folds = rater_folds(held_out_ids, n_folds=warm_params.inner_folds, seed=warm_params.inner_seed)
     raters_of = ratings["rater_id"]
     for i, held_out in enumerate(folds):
         ranked = ranked_sample(held_out, warm_params.validation_raters, (warm_params.inner_seed, i))

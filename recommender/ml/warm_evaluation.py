@@ -374,7 +374,8 @@ def evaluate_warm(
     movie_ids, genres, _ = genre_matrix(movies)
     rater_ids, features = encode_raters(raters)
     rated_ids = np.intersect1d(rater_ids, ratings["rater_id"].unique())
-    rated_ids = np.setdiff1d(rated_ids, np.fromiter(train_only, dtype=np.int64))
+    train_only = np.fromiter(train_only, dtype=np.int64)  # read twice
+    rated_ids = np.setdiff1d(rated_ids, train_only)
     folds = rater_folds(rated_ids, n_folds=n_folds, seed=seed)
     row_of = pd.Index(rater_ids)
     likes_of = liked_positions(ratings, movie_ids, threshold=params.like_threshold)
@@ -410,6 +411,7 @@ def evaluate_warm(
             likes=train_likes,
             rater_ids=train_ids,
             movie_ids=demographic.movie_ids,
+            train_only=train_only,
         ):
             blend = prepare_blend(
                 split, train_raters, movies, params=params, warm_params=warm_params, seed=seed

@@ -217,6 +217,45 @@ def test_if_validation_ranks_a_sample_then_the_fit_still_chooses_a_grid_point() 
         assert np.array_equal(sampled.components[name].index, everyone.components[name].index)
 
 
+def test_if_feedback_people_are_train_only_then_no_split_holds_them_out() -> None:
+    ratings, raters, movies = _warm_frames()
+    # Feedback people carry minus their primary key: beyond 1,000 of them the reveal seed
+    # (1000 + rater id) would be negative, so they must never be ranked.
+    people = raters.head(6).assign(rater_id=lambda f: -5000 - f["rater_id"])
+    theirs = ratings[ratings["rater_id"] <= 6].assign(rater_id=lambda f: -5000 - f["rater_id"])
+    all_ratings = pd.concat([ratings, theirs], ignore_index=True)
+    all_raters = pd.concat([raters, people], ignore_index=True)
+    ids = np.unique(all_ratings["rater_id"].to_numpy())
+    movie_ids = np.sort(movies["movie_id"].to_numpy())
+    likes = liked_matrix(all_ratings, ids, movie_ids, threshold=4)
+    train_only = people["rater_id"].tolist()
+    splits = list(
+        warm_module.inner_splits(
+            all_ratings,
+            WarmParams(),
+            likes=likes,
+            rater_ids=ids,
+            movie_ids=movie_ids,
+            train_only=train_only,
+        )
+    )
+    assert sorted(np.concatenate([s.held_out for s in splits]).tolist()) == list(range(1, 41))
+    for split in splits:
+        assert set(train_only) <= set(split.inner["rater_id"].tolist())
+        assert (split.ranked["rater_id"] > 0).all()
+    demographic = train(all_ratings, all_raters, movies)
+    params = WarmParams(neighbours=6, prior_grid=(0.3, 3.0), mix_grid=(0.5,))
+    model = fit_warm(
+        all_ratings,
+        all_raters,
+        movies,
+        demographic=demographic,
+        warm_params=params,
+        train_only=train_only,
+    )
+    assert f"{model.prior_c:g}/{model.mix:g}" in model.validation
+
+
 def test_if_a_validation_cap_is_below_two_then_params_refuse() -> None:
     with pytest.raises(ValueError, match="at least 2"):
         WarmParams(validation_raters=1)

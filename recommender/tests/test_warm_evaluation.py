@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from recommender.ml.evaluation import LIKE_POPULARITY, evaluate
@@ -102,6 +103,24 @@ def test_if_folds_hold_more_raters_than_the_cap_then_a_sample_of_each_is_ranked(
     assert all(d.n <= 3 for d in sampled.paired[DEMOGRAPHIC] + sampled.paired[ITEM_KNN])
     assert sampled.figures[MODEL][5].n_raters < report.figures[MODEL][5].n_raters
     assert sampled.params["evaluated_raters"] == 3
+
+
+def test_if_feedback_people_have_large_negative_ids_then_they_train_and_are_never_ranked(
+    report: WarmReport,
+) -> None:
+    ratings, raters = _synthetic.warm_ratings(), _synthetic.warm_raters()
+    people = raters.head(6).assign(rater_id=lambda f: -5000 - f["rater_id"])
+    theirs = ratings[ratings["rater_id"] <= 6].assign(rater_id=lambda f: -5000 - f["rater_id"])
+    with_people = evaluate_warm(
+        pd.concat([ratings, theirs], ignore_index=True),
+        pd.concat([raters, people], ignore_index=True),
+        _synthetic.warm_movies(),
+        warm_params=PARAMS,
+        ks=(0, 1, 3, 5),
+        train_only=people["rater_id"].tolist(),
+    )
+    for k in report.ks:
+        assert with_people.figures[MODEL][k].n_raters == report.figures[MODEL][k].n_raters
 
 
 def test_if_report_goes_through_json_then_it_is_unchanged(report: WarmReport) -> None:
