@@ -45,13 +45,14 @@ from recommender.ml.evaluation import (
 )
 from recommender.ml.features import encode_raters, genre_matrix
 from recommender.ml.scoring import Scorer
-from recommender.ml.training import DEFAULT_PARAMS, TrainParams, train
+from recommender.ml.training import DEFAULT_PARAMS, RecommenderModel, TrainParams, train
 from recommender.ml.warm import (
     DEFAULT_WARM_PARAMS,
     CosineView,
     InnerSplit,
     Neighbours,
     RankedBase,
+    WarmModel,
     WarmParams,
     WarmScorer,
     blend_standardised,
@@ -399,54 +400,16 @@ def evaluate_warm(
         needed = _model_rows(
             movie_ids[revealed_rows(orders.values(), max(ks))], demographic.movie_ids
         )
-        # The blend's and the item-kNN baseline's validations share the inner splits.
-        train_ids = np.unique(train_ratings["rater_id"].to_numpy())
-        train_likes = liked_matrix(
-            train_ratings, train_ids, demographic.movie_ids, threshold=params.like_threshold
-        )
-        blend_values, knn_values = [], []
-        for split in inner_splits(
+        warm, knn_table, shrinkage = _fit_fold(
             train_ratings,
-            warm_params,
-            likes=train_likes,
-            rater_ids=train_ids,
-            movie_ids=demographic.movie_ids,
+            train_raters,
+            movies,
+            demographic=demographic,
+            rows=needed,
+            params=params,
+            warm_params=warm_params,
+            seed=seed,
             train_only=train_only,
-        ):
-            blend = prepare_blend(
-                split, train_raters, movies, params=params, warm_params=warm_params, seed=seed
-            )
-            knn_validation = KnnValidation.prepare(split, params=params, warm_params=warm_params)
-            # One co-occurrence pass gives the blend's cosine and the baseline's grid.
-            blend_cosine, knn_tables = cosine_views(
-                split.likes,
-                neighbours=warm_params.neighbours,
-                views=[blend.cosine_view(warm_params), knn_validation.cosine_view()],
-            )
-            blend_values.append(
-                blend.values(blend_cosine[warm_params.cosine_shrinkage], train_raters, warm_params)
-            )
-            knn_values.append(knn_validation.values(knn_tables, warm_params))
-        shrinkage = best_shrinkage(knn_values)
-        # The served cosine and the baseline's share one co-occurrence pass.
-        cosine, knn_table = cosine_neighbours_grid(
-            train_likes,
-            shrinkages=(warm_params.cosine_shrinkage, shrinkage),
-            neighbours=warm_params.neighbours,
-            rows=needed,
-        )
-        rp3 = rp3_neighbours(
-            train_likes,
-            alpha=warm_params.rp3_alpha,
-            beta=warm_params.rp3_beta,
-            neighbours=warm_params.neighbours,
-            rows=needed,
-        )
-        warm = chosen_blend(
-            demographic.movie_ids,
-            {"cosine": cosine, "rp3beta": rp3},
-            blend_validation(blend_values, warm_params),
-            warm_params,
         )
         warm_scorer = WarmScorer(warm, movie_ids)
         knn_rows, knn = to_catalogue(knn_table, demographic.movie_ids, movie_ids)
@@ -528,6 +491,70 @@ def evaluate_warm(
             f"item-kNN {report.ndcg(GATE_K, ITEM_KNN):.4f}"
         )
     return report
+
+
+def _fit_fold(
+    ratings: pd.DataFrame,
+    raters: pd.DataFrame,
+    movies: pd.DataFrame,
+    *,
+    demographic: RecommenderModel,
+    rows: np.ndarray,
+    params: TrainParams,
+    warm_params: WarmParams,
+    seed: int,
+    train_only: np.ndarray,
+) -> tuple[WarmModel, Neighbours, float]:
+    """One fold's warm model, item-kNN table and its tuned shrinkage, fitted on the fold's
+    training ratings at ``rows`` only (positions in ``demographic.movie_ids``: the rows
+    the fold's reveals read). The blend's and the baseline's validations share the inner
+    splits and one co-occurrence pass per split; the served cosine and the baseline's
+    share one pass."""
+    rater_ids = np.unique(ratings["rater_id"].to_numpy())
+    likes = liked_matrix(ratings, rater_ids, demographic.movie_ids, threshold=params.like_threshold)
+    blend_values, knn_values = [], []
+    for split in inner_splits(
+        ratings,
+        warm_params,
+        likes=likes,
+        rater_ids=rater_ids,
+        movie_ids=demographic.movie_ids,
+        train_only=train_only,
+    ):
+        blend = prepare_blend(
+            split, raters, movies, params=params, warm_params=warm_params, seed=seed
+        )
+        knn_validation = KnnValidation.prepare(split, params=params, warm_params=warm_params)
+        blend_cosine, knn_tables = cosine_views(
+            split.likes,
+            neighbours=warm_params.neighbours,
+            views=[blend.cosine_view(warm_params), knn_validation.cosine_view()],
+        )
+        blend_values.append(
+            blend.values(blend_cosine[warm_params.cosine_shrinkage], raters, warm_params)
+        )
+        knn_values.append(knn_validation.values(knn_tables, warm_params))
+    shrinkage = best_shrinkage(knn_values)
+    cosine, knn_table = cosine_neighbours_grid(
+        likes,
+        shrinkages=(warm_params.cosine_shrinkage, shrinkage),
+        neighbours=warm_params.neighbours,
+        rows=rows,
+    )
+    rp3 = rp3_neighbours(
+        likes,
+        alpha=warm_params.rp3_alpha,
+        beta=warm_params.rp3_beta,
+        neighbours=warm_params.neighbours,
+        rows=rows,
+    )
+    warm = chosen_blend(
+        demographic.movie_ids,
+        {"cosine": cosine, "rp3beta": rp3},
+        blend_validation(blend_values, warm_params),
+        warm_params,
+    )
+    return warm, knn_table, shrinkage
 
 
 _NONE = np.zeros(0, dtype=np.int64)
