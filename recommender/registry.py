@@ -18,7 +18,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -128,6 +127,8 @@ class LoadedModel:
     dedupe_keys: np.ndarray
     # How many catalogue positions repeat an earlier title (their dedupe key).
     dedupe_slack: int
+    # Positions grouped by dedupe key (``title_groups``), for leaving out liked titles.
+    title_groups: tuple[np.ndarray, np.ndarray]
     # Genre and year masks, and how requests name movies (titles, MovieLens ids).
     masks: CatalogueMasks
     movies: MovieIndex
@@ -220,18 +221,11 @@ class LoadedModel:
 
     def _same_titles(self, positions: np.ndarray) -> np.ndarray:
         """Every position whose title (dedupe key) is the title of one of these."""
-        order, starts = self._title_groups
+        order, starts = self.title_groups
         keys = np.unique(self.dedupe_keys[positions])
         if not len(keys):
             return np.zeros(0, dtype=np.int64)
         return np.concatenate([order[starts[key] : starts[key + 1]] for key in keys.tolist()])
-
-    @cached_property
-    def _title_groups(self) -> tuple[np.ndarray, np.ndarray]:
-        """Positions grouped by dedupe key: group q is ``order[starts[q]:starts[q + 1]]``."""
-        order = np.argsort(self.dedupe_keys, kind="stable")
-        groups = int(self.dedupe_keys.max()) + 1 if len(self.dedupe_keys) else 0
-        return order, np.searchsorted(self.dedupe_keys[order], np.arange(groups + 1))
 
     def catalogue_positions(self, movie_ids: Sequence[int]) -> np.ndarray:
         """Positions of these catalogue ids (primary keys); unknown ids are dropped."""
@@ -452,6 +446,7 @@ def _bind(
         catalogue=catalogue,
         dedupe_keys=dedupe_keys,
         dedupe_slack=len(dedupe_keys) - len(np.unique(dedupe_keys)),
+        title_groups=title_groups(dedupe_keys),
         masks=CatalogueMasks(
             movie_ids=catalogue.movie_ids,
             genre_flags=catalogue.genre_flags,
@@ -464,6 +459,13 @@ def _bind(
         segment_columns=np.where(in_training, at, -1),
         warm=WarmScorer(model.warm, catalogue.movie_ids) if model.warm is not None else None,
     )
+
+
+def title_groups(dedupe_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions grouped by dedupe key: group q is ``order[starts[q]:starts[q + 1]]``."""
+    order = np.argsort(dedupe_keys, kind="stable")
+    groups = int(dedupe_keys.max()) + 1 if len(dedupe_keys) else 0
+    return order, np.searchsorted(dedupe_keys[order], np.arange(groups + 1))
 
 
 def _movie_index(catalogue: Catalogue, ml_ids: np.ndarray) -> MovieIndex:

@@ -305,8 +305,7 @@ def test_if_preloaded_then_every_model_this_process_loads_is_warmed_in_the_backg
 def test_if_liked_titles_repeat_then_every_position_of_those_titles_is_found(seed: int) -> None:
     rng = np.random.default_rng(seed)
     keys = rng.integers(0, 40, size=300)  # 40 titles over 300 movies: many repeats
-    fake: Any = types.SimpleNamespace(dedupe_keys=keys)
-    fake._title_groups = registry.LoadedModel._title_groups.func(fake)  # type: ignore[attr-defined]
+    fake: Any = types.SimpleNamespace(dedupe_keys=keys, title_groups=registry.title_groups(keys))
     liked = rng.choice(300, size=int(rng.integers(0, 6)), replace=False)
     found = registry.LoadedModel._same_titles(fake, liked)
     assert sorted(found.tolist()) == np.flatnonzero(np.isin(keys, keys[liked])).tolist()
