@@ -494,23 +494,19 @@ def fit_warm(
     Raters in ``train_only`` (feedback people) are in every split's training data and
     never ranked, as in the evaluations. Raises ValueError like ``train``.
     """
-    rater_ids = np.unique(ratings["rater_id"].to_numpy())
-    likes = liked_matrix(ratings, rater_ids, demographic.movie_ids, threshold=params.like_threshold)
-    validation = blend_validation(
-        [
-            split_blend_values(
-                split, raters, movies, params=params, warm_params=warm_params, seed=seed
-            )
-            for split in inner_splits(
-                ratings,
-                warm_params,
-                likes=likes,
-                rater_ids=rater_ids,
-                movie_ids=demographic.movie_ids,
-                train_only=train_only,
-            )
-        ],
+    likes, splits = inner_splits(
+        ratings,
         warm_params,
+        movie_ids=demographic.movie_ids,
+        threshold=params.like_threshold,
+        train_only=train_only,
+    )
+    blends = (
+        prepare_blend(split, raters, movies, params=params, warm_params=warm_params, seed=seed)
+        for split in splits
+    )
+    validation = blend_validation(
+        [blend.values_on_its_own(raters, warm_params) for blend in blends], warm_params
     )
     return chosen_blend(
         demographic.movie_ids, fit_item_models(likes, warm_params), validation, warm_params
@@ -559,46 +555,34 @@ def inner_splits(
     ratings: pd.DataFrame,
     warm_params: WarmParams,
     *,
-    likes: sp.csr_matrix,
-    rater_ids: np.ndarray,
     movie_ids: np.ndarray,
+    threshold: int,
     train_only: Iterable[int] = (),
-) -> Iterator[InnerSplit]:
-    """The inner folds of these ratings' raters (``inner_folds``, ``inner_seed``): every
-    validation of a fit (the blend, the item-kNN baseline's shrinkage) uses these.
-    ``likes`` is ``liked_matrix`` of all these ratings on ``rater_ids`` (their raters,
-    ascending) and ``movie_ids``; each split's matrix is its rows of it. Raters in
-    ``train_only`` are never held out: every split trains on them."""
+) -> tuple[sp.csr_matrix, Iterator[InnerSplit]]:
+    """(the like matrix of these ratings, their inner splits): the folds of the raters
+    (``inner_folds``, ``inner_seed``) that every validation of a fit (the blend, the
+    item-kNN baseline's shrinkage) uses. The matrix (raters ascending x ``movie_ids``) is
+    ``liked_matrix``; each split's is its rows of it. Raters in ``train_only`` are never
+    held out: every split trains on them."""
+    rater_ids = np.unique(ratings["rater_id"].to_numpy())
+    likes = liked_matrix(ratings, rater_ids, movie_ids, threshold=threshold)
     held_out_ids = np.setdiff1d(rater_ids, np.fromiter(train_only, dtype=np.int64))
     folds = rater_folds(held_out_ids, n_folds=warm_params.inner_folds, seed=warm_params.inner_seed)
-    raters_of = ratings["rater_id"]
-    for i, held_out in enumerate(folds):
-        ranked = ranked_sample(held_out, warm_params.validation_raters, (warm_params.inner_seed, i))
-        yield InnerSplit(
-            held_out=held_out,
-            inner=ratings[~raters_of.isin(held_out)],
-            ranked=ratings[raters_of.isin(ranked)],
-            likes=likes[np.flatnonzero(~np.isin(rater_ids, held_out))],
-            movie_ids=movie_ids,
-        )
 
+    def splits() -> Iterator[InnerSplit]:
+        raters_of = ratings["rater_id"]
+        cap, seed = warm_params.validation_raters, warm_params.inner_seed
+        for i, held_out in enumerate(folds):
+            ranked = ranked_sample(held_out, cap, (seed, i))
+            yield InnerSplit(
+                held_out=held_out,
+                inner=ratings[~raters_of.isin(held_out)],
+                ranked=ratings[raters_of.isin(ranked)],
+                likes=likes[np.flatnonzero(~np.isin(rater_ids, held_out))],
+                movie_ids=movie_ids,
+            )
 
-def split_blend_values(
-    split: InnerSplit,
-    raters: pd.DataFrame,
-    movies: pd.DataFrame,
-    *,
-    params: TrainParams,
-    warm_params: WarmParams,
-    seed: int,
-) -> list[dict[tuple[float, float], float]]:
-    """Per validation k, the mean NDCG@10 of every blend grid point on one inner split
-    (``prepare_blend``, then its cosine table and ``BlendValidation.values``)."""
-    blend = prepare_blend(split, raters, movies, params=params, warm_params=warm_params, seed=seed)
-    (cosine,) = cosine_views(
-        split.likes, neighbours=warm_params.neighbours, views=[blend.cosine_view(warm_params)]
-    )
-    return blend.values(cosine[warm_params.cosine_shrinkage], raters, warm_params)
+    return likes, splits()
 
 
 @dataclass(frozen=True, eq=False)
@@ -635,6 +619,14 @@ class BlendValidation:
         )
         components = {"cosine": cosine, "rp3beta": rp3}
         return _score_grid(self.model, components, self.orders, raters, grid, warm_params)
+
+    def values_on_its_own(
+        self, raters: pd.DataFrame, warm_params: WarmParams
+    ) -> list[dict[tuple[float, float], float]]:
+        """``values`` with a cosine table from a co-occurrence pass of its own."""
+        view = self.cosine_view(warm_params)
+        (cosine,) = cosine_views(self.split.likes, neighbours=warm_params.neighbours, views=[view])
+        return self.values(cosine[warm_params.cosine_shrinkage], raters, warm_params)
 
 
 def prepare_blend(

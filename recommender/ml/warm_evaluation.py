@@ -61,7 +61,6 @@ from recommender.ml.warm import (
     cosine_neighbours_grid,
     cosine_views,
     inner_splits,
-    liked_matrix,
     liked_positions,
     prepare_blend,
     rank_sparse,
@@ -510,17 +509,15 @@ def _fit_fold(
     the fold's reveals read). The blend's and the baseline's validations share the inner
     splits and one co-occurrence pass per split; the served cosine and the baseline's
     share one pass."""
-    rater_ids = np.unique(ratings["rater_id"].to_numpy())
-    likes = liked_matrix(ratings, rater_ids, demographic.movie_ids, threshold=params.like_threshold)
-    blend_values, knn_values = [], []
-    for split in inner_splits(
+    likes, splits = inner_splits(
         ratings,
         warm_params,
-        likes=likes,
-        rater_ids=rater_ids,
         movie_ids=demographic.movie_ids,
+        threshold=params.like_threshold,
         train_only=train_only,
-    ):
+    )
+    blend_values, knn_values = [], []
+    for split in splits:
         blend = prepare_blend(
             split, raters, movies, params=params, warm_params=warm_params, seed=seed
         )

@@ -225,20 +225,15 @@ def test_if_feedback_people_are_train_only_then_no_split_holds_them_out() -> Non
     theirs = ratings[ratings["rater_id"] <= 6].assign(rater_id=lambda f: -5000 - f["rater_id"])
     all_ratings = pd.concat([ratings, theirs], ignore_index=True)
     all_raters = pd.concat([raters, people], ignore_index=True)
-    ids = np.unique(all_ratings["rater_id"].to_numpy())
-    movie_ids = np.sort(movies["movie_id"].to_numpy())
-    likes = liked_matrix(all_ratings, ids, movie_ids, threshold=4)
     train_only = people["rater_id"].tolist()
-    splits = list(
-        warm_module.inner_splits(
-            all_ratings,
-            WarmParams(),
-            likes=likes,
-            rater_ids=ids,
-            movie_ids=movie_ids,
-            train_only=train_only,
-        )
+    _, splits_of = warm_module.inner_splits(
+        all_ratings,
+        WarmParams(),
+        movie_ids=np.sort(movies["movie_id"].to_numpy()),
+        threshold=4,
+        train_only=train_only,
     )
+    splits = list(splits_of)
     assert sorted(np.concatenate([s.held_out for s in splits]).tolist()) == list(range(1, 41))
     for split in splits:
         assert set(train_only) <= set(split.inner["rater_id"].tolist())
