@@ -390,27 +390,15 @@ def _keep_top(table: Neighbours, rows: np.ndarray, dense: np.ndarray) -> None:
 
 
 def fit_item_models(
-    likes: sp.csr_matrix,
-    params: WarmParams = DEFAULT_WARM_PARAMS,
-    *,
-    rows: np.ndarray | None = None,
+    likes: sp.csr_matrix, params: WarmParams = DEFAULT_WARM_PARAMS
 ) -> dict[str, Neighbours]:
-    """Both item models (``COMPONENTS`` order) from a raters x movies like matrix.
-
-    With ``rows``, only those movies' neighbour rows are fitted (the others are empty):
-    an evaluation reads nothing but the rows of the movies it reveals, and the rows it
-    reads are the same as in the full tables.
-    """
+    """Both item models (``COMPONENTS`` order) from a raters x movies like matrix."""
     return {
         "cosine": cosine_neighbours(
-            likes, shrinkage=params.cosine_shrinkage, neighbours=params.neighbours, rows=rows
+            likes, shrinkage=params.cosine_shrinkage, neighbours=params.neighbours
         ),
         "rp3beta": rp3_neighbours(
-            likes,
-            alpha=params.rp3_alpha,
-            beta=params.rp3_beta,
-            neighbours=params.neighbours,
-            rows=rows,
+            likes, alpha=params.rp3_alpha, beta=params.rp3_beta, neighbours=params.neighbours
         ),
     }
 

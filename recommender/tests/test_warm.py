@@ -107,7 +107,18 @@ def test_if_only_some_rows_are_fitted_then_they_equal_the_full_tables_and_the_re
     params = WarmParams(neighbours=5)
     whole = warm_module.fit_item_models(likes, params)
     rows = np.array([20, 3, 3, 11])  # any order, repeats allowed
-    part = warm_module.fit_item_models(likes, params, rows=rows)
+    part = {
+        "cosine": cosine_neighbours(
+            likes, shrinkage=params.cosine_shrinkage, neighbours=params.neighbours, rows=rows
+        ),
+        "rp3beta": rp3_neighbours(
+            likes,
+            alpha=params.rp3_alpha,
+            beta=params.rp3_beta,
+            neighbours=params.neighbours,
+            rows=rows,
+        ),
+    }
     for name in COMPONENTS:
         for row in range(likes.shape[1]):
             if row in rows:
